@@ -52,7 +52,8 @@ Status write_file(const std::string& path, std::string_view data) {
   return ok();
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Durability d) {
+  bool sync = d == Durability::durable;
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     UniqueFd fd = TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
@@ -60,7 +61,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
       ::unlink(tmp.c_str());
       return s;
     }
-    if (::fsync(fd.get()) < 0) {
+    if (sync && ::fsync(fd.get()) < 0) {
       Error e = sys_error("fsync", tmp);
       ::unlink(tmp.c_str());
       return e;
@@ -71,6 +72,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     ::unlink(tmp.c_str());
     return e;
   }
+  if (!sync) return ok();
   int dfd = ::open(dirname_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);

@@ -14,8 +14,12 @@ namespace berth {
 
 // Reads a whole file (or at most max_bytes) into memory.
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 64u << 20);
-// Writes data to path atomically: temp file in the same dir, fsync, rename, fsync dir.
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+enum class Durability { durable, volatile_ok };
+// Writes data to path atomically: temp file in the same dir, (fsync), rename, (fsync dir).
+// volatile_ok skips the fsyncs, for state that does not outlive a reboot anyway (the
+// runtime's state under /run): readers still never see a half-written file.
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                         Durability d = Durability::durable);
 // Writes data to an existing file (sysfs, cgroupfs, /proc): one write, no truncation games.
 Status write_file(const std::string& path, std::string_view data);
 // mkdir -p; succeeds when the directory already exists.

@@ -70,7 +70,8 @@ struct Process {
   std::string apparmor_profile;
   std::optional<int> oom_score_adj;
   std::string selinux_label;
-  std::optional<std::string> io_priority_class;  // parsed, unsupported values rejected
+  std::optional<std::string> io_priority_class;  // ioPriority.class: IOPRIO_CLASS_RT/BE/IDLE
+  int io_priority = 0;                           // ioPriority.priority, 0..7
 };
 
 struct Hook {
@@ -203,7 +204,8 @@ struct Linux {
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
   std::string mount_label;
-  // intelRdt, personality, timeOffsets: parsed as raw JSON, applied when supported.
+  // intelRdt, personality, timeOffsets, resources.network/rdma: not modelled yet;
+  // parse_spec() ignores them like any unknown field.
 };
 
 struct Spec {

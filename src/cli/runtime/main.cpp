@@ -1,0 +1,62 @@
+// berth-runtime: the OCI runtime with runc's command line, for podman --runtime, containerd's
+// runc shim (BinaryName), Slurm's oci.conf and anyone else who speaks to runc.
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <CLI/CLI.hpp>
+
+#include "base/log.h"
+#include "cli/runtime/commands.h"
+
+namespace {
+
+constexpr const char* kVersion = "berth-runtime version 0.1.0\nspec: 1.1.0\n";
+
+int report(const berth::Error& e, bool debug) {
+  berth::log::error(debug ? e.trail() : e.message());
+  // The process could not be started: the shell's 127 (not found) or 126 (not executable).
+  if (e.op() == "exec") return e.code() == ENOENT ? 127 : 126;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace berth;
+  CLI::App app{"berth-runtime: an OCI runtime (runc's command line)", "berth-runtime"};
+  app.require_subcommand(1);
+  app.set_version_flag("-v,--version", kVersion);
+  cli::Globals g;
+  app.add_option("--root", g.root, "directory for the containers' state");
+  app.add_option("--log", g.log_file, "log file (default: stderr)");
+  app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", g.debug, "log debug messages and full error trails");
+  app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use systemd for cgroups (not supported)");
+  app.add_option("--rootless", g.rootless, "ignored: berth-runtime detects rootless mode")->default_str("auto");
+  app.add_option("--criu", "ignored: checkpoint/restore is not supported");
+
+  cli::Action action;
+  cli::add_lifecycle_commands(app, action);
+  cli::add_query_commands(app, action, g);
+  cli::add_exec_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  log::set_output(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text);
+  if (g.debug) log::set_level(log::Level::debug);
+  if (g.systemd_cgroup) {
+    log::error("--systemd-cgroup is not supported: berth-runtime manages cgroups itself (cgroupfs); "
+               "configure your engine with cgroup_manager = \"cgroupfs\"");
+    return 1;
+  }
+  runtime::RuntimeOptions ro;
+  ro.root = g.root;
+  runtime::Runtime rt(ro);
+  auto r = action(rt);
+  if (!r) return report(r.error(), g.debug);
+  return r.value();
+}
