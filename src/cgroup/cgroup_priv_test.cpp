@@ -76,6 +76,24 @@ class Guard {
   std::string root_subtree_;
 };
 
+// Thaws everything below /berth-test-<pid>: a frozen task does not die of SIGKILL (v1)
+// until thawed, so a failed test must thaw before it reaps its children.
+void thaw_test_tree(const std::string& dir) {
+  if (!is_directory(dir)) return;
+  (void)write_file(path_join(dir, "freezer.state"), "THAWED");
+  (void)write_file(path_join(dir, "cgroup.freeze"), "0");
+  auto entries = list_dir(dir);
+  for (const auto& name : entries.ok() ? *entries : std::vector<std::string>())
+    thaw_test_tree(path_join(dir, name));
+}
+
+void thaw_test_trees() {
+  auto layout = Layout::detect();
+  if (!layout.ok()) return;
+  for (const auto& h : layout->v1()) thaw_test_tree(path_join(h.mount_point, top_name()));
+  if (const Hierarchy* u = layout->unified()) thaw_test_tree(path_join(u->mount_point, top_name()));
+}
+
 // A forked child that waits until go(), then runs `body` and exits with its result.
 class Child {
  public:
@@ -97,6 +115,7 @@ class Child {
   ~Child() {
     if (pid_ > 0 && !reaped_) {
       ::kill(pid_, SIGKILL);
+      thaw_test_trees();
       ::waitpid(pid_, nullptr, 0);
     }
   }
@@ -245,6 +264,59 @@ TEST(CgroupPriv, EbpfDeviceFilterOnTheUnifiedCgroup) {
   ASSERT_TRUE(cg->destroy().ok());
 }
 
+// The usual default list (runc's): the kernel verifier must accept every rule shape.
+TEST(CgroupPriv, EbpfVerifierAcceptsADefaultDeviceList) {
+  REQUIRE_ROOT();
+  Guard guard(host_layout());
+  if (!guard.layout().has_v2()) GTEST_SKIP() << "needs a cgroup v2 hierarchy for the eBPF filter";
+  auto cg = Cgroup::create(top_name() + "/verifier", "verifier", guard.layout());
+  ASSERT_TRUE(cg.ok()) << cg.error().trail();
+  auto any = std::nullopt;
+  std::vector<oci::DeviceCgroup> rules = {
+      {false, "a", any, any, "rwm"}, {true, "c", any, any, "m"},  {true, "b", any, any, "m"},
+      {true, "c", 1, 3, "rwm"},      {true, "c", 1, 5, "rwm"},    {true, "c", 1, 7, "rwm"},
+      {true, "c", 5, 0, "rwm"},      {true, "c", 5, 1, "rwm"},    {true, "c", 1, 8, "rwm"},
+      {true, "c", 1, 9, "rwm"},      {true, "c", 136, any, "rwm"}, {true, "c", 5, 2, "rwm"},
+      {true, "c", 10, 200, "rwm"},   {false, "c", 1, 5, "w"},     {true, "b", 8, 0, "r"}};
+  Status s = cg->apply_device_bpf(rules);
+  ASSERT_TRUE(s.ok()) << s.error().trail();
+  ASSERT_TRUE(cg->destroy().ok());
+}
+
+// A handle that sees only the unified cgroup runs the v2 code paths (cgroup.freeze, eBPF
+// through apply(), cpu.stat) even on a hybrid host.
+TEST(CgroupPriv, V2CoreFeaturesOnTheUnifiedHierarchy) {
+  REQUIRE_ROOT();
+  Guard guard(host_layout());
+  if (!guard.layout().has_v2()) GTEST_SKIP() << "needs a cgroup v2 hierarchy";
+  auto full = Cgroup::create(top_name() + "/v2", "v2", guard.layout());
+  ASSERT_TRUE(full.ok()) << full.error().trail();
+  auto only_v2 = Cgroup::from_json(
+      "{\"path\":\"/v2\",\"dirs\":[{\"path\":\"" + full->v2_dir()->path +
+      "\",\"v2\":true,\"controllers\":[\"cpuacct\",\"devices\",\"freezer\"]}]}");
+  ASSERT_TRUE(only_v2.ok()) << only_v2.error().trail();
+  if (!path_exists(only_v2->primary().path + "/cgroup.freeze"))
+    GTEST_SKIP() << "needs cgroup.freeze (kernel >= 5.2)";
+  Child child([] { return 0; });
+  ASSERT_TRUE(only_v2->add_process(child.pid()).ok());
+  Status frozen = only_v2->freeze();
+  ASSERT_TRUE(frozen.ok()) << frozen.error().trail();
+  EXPECT_EQ(only_v2->freezer_state().value(), "paused");
+  ASSERT_TRUE(only_v2->thaw().ok());
+  EXPECT_EQ(only_v2->freezer_state().value(), "running");
+  EXPECT_TRUE(only_v2->stats().ok());
+  ASSERT_TRUE(only_v2->kill_all(SIGTERM).ok());
+  int status = child.wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+
+  oci::Resources r;
+  r.devices = null_only();
+  Status applied = only_v2->apply(r);  // v2 devices: the eBPF program
+  ASSERT_TRUE(applied.ok()) << applied.error().trail();
+  expect_probe_passes(*only_v2);
+  ASSERT_TRUE(full->destroy().ok());
+}
+
 TEST(CgroupPriv, V1DevicesController) {
   REQUIRE_ROOT();
   Guard guard(host_layout());
@@ -302,6 +374,16 @@ TEST(CgroupPriv, ApplyErrorNamesTheRealFile) {
                                      "/cpuset.cpus: " + std::strerror(s.error().code()));
   EXPECT_NE(s.error().code(), 0);
   ASSERT_TRUE(cg->destroy().ok());
+}
+
+TEST(CgroupPrivTmp, FailsMidway) {
+  Guard guard(host_layout());
+  auto cg = Cgroup::create(top_name() + "/fail/deep", "x", guard.layout());
+  ASSERT_TRUE(cg.ok());
+  Child child([] { return 0; });
+  ASSERT_TRUE(cg->add_process(child.pid()).ok());
+  ASSERT_TRUE(cg->freeze().ok());
+  ASSERT_TRUE(false) << "deliberate failure with a frozen child in the cgroup";
 }
 
 }  // namespace

@@ -73,6 +73,10 @@ std::string dump_pretty(const OJson& j) {
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::string dump_compact(const OJson& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 Error in_file(std::string_view file, const Error& e) {
   return Error::invalid(std::string(file) + ": " + e.message());
 }

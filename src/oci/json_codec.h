@@ -33,9 +33,10 @@ inline constexpr size_t kMaxDepth = 512;
 
 // Parses a whole JSON document. Errors have no file prefix ("not valid JSON at byte 3: ...").
 Result<Json> parse_document(std::string_view text);
-// Serialises with 2-space indent, no trailing newline; invalid UTF-8 in strings is replaced, never
-// thrown.
+// 2-space indent, no trailing newline. Invalid UTF-8 in strings becomes U+FFFD (no throw).
 std::string dump_pretty(const OJson& j);
+// One line, no spaces: what hooks read on stdin.
+std::string dump_compact(const OJson& j);
 // "file: message" — puts the file name in front of a codec or validation error.
 Error in_file(std::string_view file, const Error& e);
 

@@ -426,8 +426,8 @@ json seccomp_with(const json& syscall) {
 
 std::string user_ns_with_mapping(const json& mapping) {
   json doc = json::parse(patched("/linux/namespaces/-", {{"type", "user"}}));
-  doc["linux"]["uidMappings"] = {mapping};
-  doc["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 1}, {"size", 1}}};
+  doc["linux"]["uidMappings"] = json::array({mapping});
+  doc["linux"]["gidMappings"] = json::array({{{"containerID", 0}, {"hostID", 1}, {"size", 1}}});
   return doc.dump();
 }
 

@@ -45,7 +45,7 @@ Result<State> parse_unprefixed(std::string_view json_text) {
 }  // namespace
 
 std::string state_to_json(const State& state) {
-  return codec::dump_pretty(codec::write_value(state));
+  return codec::dump_compact(codec::write_value(state));
 }
 
 Result<State> parse_state(std::string_view json_text) {

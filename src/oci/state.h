@@ -19,6 +19,7 @@ struct State {
 };
 
 // {"ociVersion", "id", "status", "pid", "bundle", "annotations"}, 2-space indent.
+// One line of compact JSON (hooks read it with `read`).
 std::string state_to_json(const State& state);
 
 // Parses and checks state JSON: id and ociVersion set, status one of the five, pid >= 0,

@@ -17,9 +17,8 @@ TEST(State, RoundTrips) {
            .annotations = {{"org.example", "1"}}};
   std::string text = state_to_json(st);
   EXPECT_EQ(text,
-            "{\n  \"ociVersion\": \"1.1.0\",\n  \"id\": \"box\",\n  \"status\": \"running\",\n"
-            "  \"pid\": 4242,\n  \"bundle\": \"/var/lib/berth/box\",\n"
-            "  \"annotations\": {\n    \"org.example\": \"1\"\n  }\n}");
+            "{\"ociVersion\":\"1.1.0\",\"id\":\"box\",\"status\":\"running\",\"pid\":4242,"
+            "\"bundle\":\"/var/lib/berth/box\",\"annotations\":{\"org.example\":\"1\"}}");  // one line, for hooks
   auto back = parse_state(text);
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(back->id, "box");

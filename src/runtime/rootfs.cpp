@@ -86,12 +86,28 @@ Status bind_mount(const oci::Mount& m, const MountOptions& o, const RootfsContex
 // otherwise a tmpfs with one cgroup v1 mount per hierarchy, like runc.
 Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx, int root_fd);
 
+// The mount data without its gid=N option.
+std::string without_gid(const std::string& data) {
+  std::vector<std::string> kept;
+  for (const auto& opt : split(data, ','))
+    if (!starts_with(opt, "gid=")) kept.push_back(opt);
+  return join(kept, ",");
+}
+
 Status fs_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx, int root_fd) {
   UniqueFd target_fd = TRY(sys::mkdir_in_root(root_fd, m.destination));
   std::string target = sys::fd_path(target_fd.get());
   unsigned long flags = o.flags & ~MS_REMOUNT;
   Status st = do_mount(m.source.empty() ? m.type : m.source, target, m.type.c_str(), flags, o.data,
                        m.destination);
+  if (!st && ctx.in_userns && st.error().code() == EINVAL && m.type == "devpts" &&
+      without_gid(o.data) != o.data) {
+    // A bundle written for root asks for gid=5 (tty), which is not mapped when an ordinary
+    // user runs it (Slurm runs RunTimeRun as the job's user): the ptys then belong to the
+    // user's own group, as with crun.
+    st = do_mount(m.source.empty() ? m.type : m.source, target, m.type.c_str(), flags, without_gid(o.data),
+                  m.destination);
+  }
   if (!st && ctx.in_userns && st.error().code() == EPERM && (m.type == "sysfs" || m.type == "mqueue")) {
     // A user namespace without its own network/ipc namespace cannot mount these: bind the host's.
     std::string host = m.type == "sysfs" ? "/sys" : "/dev/mqueue";

@@ -59,6 +59,14 @@ void adapt_for_caller(oci::Spec& spec) {
   if (user->path.empty() && l.gid_mappings.empty()) l.gid_mappings.push_back({0, ::getegid(), 1});
 }
 
+// Whether resources ask for more than device rules. A bundle written for root carries
+// "deny all devices"; for an ordinary user (Slurm runs RunTimeRun as the job's user) that rule
+// is moot: in a user namespace no device node can be made, and bind-mounted ones keep their
+// host permissions. So such a bundle still runs without a cgroup, as with crun.
+bool sets_limits(const oci::Resources& r) {
+  return r.memory || r.cpu || r.pids || r.block_io || !r.hugepage_limits.empty() || !r.unified.empty();
+}
+
 Status check_mount_sources(const oci::Spec& spec, const std::string& bundle) {
   for (const auto& m : spec.mounts) {
     bool bind = m.type == "bind";
@@ -215,7 +223,7 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
   auto cg = cgroup::Cgroup::create(cg_path, o.id, layout);
   if (!cg) {
-    if (::geteuid() == 0 || (spec.linux && spec.linux->resources))
+    if (::geteuid() == 0 || (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources)))
       return std::move(cg).error().context("create the container's cgroup");
     log::debug("no cgroup for rootless container: " + cg.error().message());
   } else {
@@ -347,11 +355,15 @@ Status Runtime::start(const std::string& id) {
 Status Runtime::kill(const std::string& id, int sig, bool all) {
   ContainerRecord r = TRY(store_.load(id));
   std::string status = TRY(status_of(r));
-  if (status == "stopped") return Error::invalid("cannot kill container " + id + ": it is not running");
+  // "container not running" is runc's wording: containerd's shim matches it to tell "already
+  // exited" from a failure. --all still reaches what is left in the cgroup of a stopped
+  // container (without a pid namespace, processes outlive the init), as with runc.
+  if (status == "stopped" && !all) return Error::invalid("cannot kill container " + id + ": container not running");
   if (all && !r.cgroup.empty()) {
     auto cg = TRY(cgroup::Cgroup::from_json(r.cgroup));
     return cg.kill_all(sig);
   }
+  if (status == "stopped") return ok();
   if (::kill(r.pid, sig) < 0) return sys_error("kill", "container " + id);
   return ok();
 }

@@ -31,7 +31,7 @@ struct Msg {
   MsgType type = MsgType::kNone;
   int32_t err = 0;       // errno for kError
   int64_t value = 0;     // pid, exit status
-  char step[48] = {};    // what was being done ("mount", "pivot_root")
+  char step[256] = {};    // what was being done ("mount", "pivot_root")
   char detail[400] = {}; // on what (a path, a value)
 };
 

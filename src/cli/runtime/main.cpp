@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include <CLI/CLI.hpp>
 
@@ -13,8 +14,12 @@ namespace {
 
 constexpr const char* kVersion = "berth-runtime version 0.1.0\nspec: 1.1.0\n";
 
-int report(const berth::Error& e, bool debug) {
+int report(const berth::Error& e, bool debug, bool log_to_file) {
   berth::log::error(debug ? e.trail() : e.message());
+  // As runc does, the error also goes to stderr when --log names a file: go-runc (containerd's
+  // shim) and podman read the command's output to classify failures ("container not running",
+  // "does not exist").
+  if (log_to_file) std::fprintf(stderr, "%s\n", e.message().c_str());
   // The process could not be started: the shell's 127 (not found) or 126 (not executable).
   if (e.op() == "exec") return e.code() == ENOENT ? 127 : 126;
   return 1;
@@ -46,7 +51,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  log::set_output(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text);
+  bool log_to_file =
+      log::set_output(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text) && !g.log_file.empty();
   if (g.debug) log::set_level(log::Level::debug);
   if (g.systemd_cgroup) {
     log::error("--systemd-cgroup is not supported: berth-runtime manages cgroups itself (cgroupfs); "
@@ -57,6 +63,6 @@ int main(int argc, char** argv) {
   ro.root = g.root;
   runtime::Runtime rt(ro);
   auto r = action(rt);
-  if (!r) return report(r.error(), g.debug);
+  if (!r) return report(r.error(), g.debug, log_to_file);
   return r.value();
 }
