@@ -10,8 +10,8 @@ BUILD="build-essential cmake ninja-build pkg-config git
   libmnl-dev libnftables-dev"
 TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format clang-tidy
   busybox-static iproute2 procps util-linux uidmap
-  podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq"
-BENCH="hyperfine docker.io docker-registry skopeo umoci"
+  podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3"
+BENCH="hyperfine python3"  # the peers themselves: ../shared/peers/setup.sh
 
 want="$BUILD $TEST"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH"

@@ -90,7 +90,8 @@ class Cgroup {
   Result<std::string> freezer_state() const;  // "paused" or "running"
   // Every pid in the primary directory and its descendants.
   Result<std::vector<pid_t>> pids() const;
-  // v2 (or hybrid) with SIGKILL: cgroup.kill. Else freeze, signal each pid, thaw.
+  // SIGKILL with a unified cgroup (v2 or hybrid): cgroup.kill. Else freeze, signal each pid,
+  // thaw. A paused container is thawed after SIGKILL (so it dies) and stays paused otherwise.
   Status kill_all(int sig) const;
   // rmdir in every hierarchy (children first), retrying briefly on EBUSY; ENOENT is fine.
   Status destroy() const;
@@ -106,6 +107,7 @@ class Cgroup {
 
  private:
   Cgroup() = default;
+  Status signal_each(int sig) const;
   std::string path_;
   std::vector<Dir> dirs_;
 };

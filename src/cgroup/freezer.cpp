@@ -93,24 +93,32 @@ Result<std::string> Cgroup::freezer_state() const {
   return std::string(paused ? "paused" : "running");
 }
 
-// Frozen tasks cannot fork, so the list cannot grow between reading and signalling; a
-// frozen task gets the signal when thawed (v1) or at once for SIGKILL (v2).
+// Frozen tasks cannot fork, so the list cannot grow between reading and signalling. A v1
+// frozen task gets a signal only once thawed; v2 frozen tasks die of SIGKILL at once. So:
+// thaw afterwards if we froze a running cgroup, or if the signal is SIGKILL; a paused
+// container stays paused for other signals.
 Status Cgroup::kill_all(int sig) const {
+  auto state = freezer_state();
+  bool was_paused = state.ok() && *state == "paused";
+  const Dir* freezer = dir_for("freezer");
   const Dir* v2 = v2_dir();
   if (sig == SIGKILL && v2 != nullptr && has_file(v2->path, "cgroup.kill")) {
     TRY_CTX(write_value(v2->path, "cgroup.kill", "1"), "kill cgroup " + path_);
+    if (was_paused && !freezer->v2) (void)thaw();
     return ok();
   }
-  bool frozen = dir_for("freezer") != nullptr && freeze().ok();
-  auto pids = this->pids();
-  Status result;
-  if (!pids.ok()) result = std::move(pids).error();
-  for (pid_t pid : pids.ok() ? *pids : std::vector<pid_t>()) {
-    if (::kill(pid, sig) < 0 && errno != ESRCH && result.ok())
-      result = sys_error("kill", "process " + std::to_string(pid));
-  }
-  if (frozen) (void)thaw();
+  bool froze = freezer != nullptr && freeze().ok();
+  Status result = signal_each(sig);
+  if (froze && (!was_paused || sig == SIGKILL)) (void)thaw();
   if (!result.ok()) return std::move(result).error().context("signal cgroup " + path_);
+  return ok();
+}
+
+Status Cgroup::signal_each(int sig) const {
+  std::vector<pid_t> pids = TRY(this->pids());
+  for (pid_t pid : pids)
+    if (::kill(pid, sig) < 0 && errno != ESRCH)
+      return sys_error("kill", "process " + std::to_string(pid));
   return ok();
 }
 

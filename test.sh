@@ -1,0 +1,42 @@
+#!/bin/bash
+# test.sh - install what is needed, build berth, run every test.
+#
+#   ./test.sh            release build + all tests (unit, priv, integration)
+#   ./test.sh --quick    release build + unit tests only
+#   BERTH_ASAN=0 ./test.sh   skip the ASan+UBSan pass
+#
+# Tests that need root (namespaces, mounts, cgroups) skip with a printed reason when run
+# as an ordinary user; CI runs as root so they run there.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+scripts/install-deps.sh
+
+jobs=$(nproc)
+labels=""
+[ "${1:-}" = "--quick" ] && labels="-L unit"
+
+echo "== release build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+
+# Prints why each skipped test skipped (ctest only says "Skipped").
+skip_reasons() {
+  awk '/: Skipped$/ {getline reason; print "   skipped: " reason} /^\[  SKIPPED \]/ {print "   " $0}' \
+    "$1/Testing/Temporary/LastTest.log" | sort -u
+}
+
+echo "== tests (release)"
+(cd build && ctest --output-on-failure --no-tests=error $labels) || { skip_reasons build; exit 1; }
+skip_reasons build
+
+if [ "${BERTH_ASAN:-1}" = 1 ] && [ -z "$labels" ]; then
+  echo "== ASan+UBSan build"
+  cmake --preset asan >/dev/null
+  cmake --build build-asan -j "$jobs"
+  echo "== tests (ASan+UBSan)"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure --no-tests=error) || { skip_reasons build-asan; exit 1; }
+  skip_reasons build-asan
+fi
+echo "== all tests passed"
