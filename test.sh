@@ -39,4 +39,18 @@ if [ "${BERTH_ASAN:-1}" = 1 ] && [ -z "$labels" ]; then
      ctest --output-on-failure --no-tests=error) || { skip_reasons build-asan; exit 1; }
   skip_reasons build-asan
 fi
+# Fuzz smoke: every libFuzzer target over its corpus for a short while (clang).
+if [ "${BERTH_FUZZ_SECONDS:-20}" != 0 ] && [ -z "$labels" ]; then
+  echo "== fuzz targets (${BERTH_FUZZ_SECONDS:-20}s each)"
+  cmake --preset fuzz >/dev/null
+  cmake --build build-fuzz -j "$jobs"
+  for f in build-fuzz/bin/*_fuzz; do
+    name=$(basename "$f" _fuzz)
+    scratch=$(mktemp -d)
+    "$f" -max_total_time="${BERTH_FUZZ_SECONDS:-20}" -print_final_stats=0 "$scratch" "fuzz/corpus/$name" \
+      >"$scratch.log" 2>&1 || { tail -n 40 "$scratch.log"; rm -rf "$scratch" "$scratch.log"; exit 1; }
+    echo "   $name: $(grep -o 'cov: [0-9]*' "$scratch.log" | tail -1), no crash"
+    rm -rf "$scratch" "$scratch.log"
+  done
+fi
 echo "== all tests passed"

@@ -141,6 +141,24 @@ Result<std::vector<std::string>> list_dir(const std::string& path) {
   return out;
 }
 
+Result<std::vector<std::string>> list_subdirs(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return sys_error("open directory", path);
+  std::vector<std::string> out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    bool dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      dir = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (dir) out.emplace_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
 std::string path_join(std::string_view a, std::string_view b) {
   std::string out(a);
   while (!b.empty() && b.front() == '/') b.remove_prefix(1);

@@ -31,6 +31,8 @@ bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
 // Lists directory entry names (without "." and "..").
 Result<std::vector<std::string>> list_dir(const std::string& path);
+// Lists only the subdirectories (d_type; no stat per entry: cgroup dirs hold dozens of files).
+Result<std::vector<std::string>> list_subdirs(const std::string& path);
 // Path joining for host paths only; container paths go through sys/path_resolve.
 std::string path_join(std::string_view a, std::string_view b);
 std::string dirname_of(std::string_view path);

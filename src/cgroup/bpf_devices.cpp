@@ -22,7 +22,9 @@ long sys_bpf(int cmd, bpf_attr* attr) {
   return ::syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-uint64_t ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+uint64_t ptr(const void* p) {
+  return reinterpret_cast<uintptr_t>(p);
+}
 
 // The last non-empty lines of the verifier log, for the error's context.
 std::string log_tail(const char* log) {
@@ -90,7 +92,8 @@ Status attach(int cgroup_fd, int prog_fd, const std::string& dir) {
   attr.attach_bpf_fd = static_cast<uint32_t>(prog_fd);
   attr.attach_type = BPF_CGROUP_DEVICE;
   attr.attach_flags = BPF_F_ALLOW_MULTI;
-  if (sys_bpf(BPF_PROG_ATTACH, &attr) < 0) return sys_error("attach the eBPF device program to", dir);
+  if (sys_bpf(BPF_PROG_ATTACH, &attr) < 0)
+    return sys_error("attach the eBPF device program to", dir);
   return ok();
 }
 

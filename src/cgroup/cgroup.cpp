@@ -109,12 +109,11 @@ Status rmdir_retry(const std::string& path) {
 
 // Child cgroups first: the container may have made its own below ours.
 Status remove_tree(const std::string& dir) {
-  auto entries = list_dir(dir);
-  if (!entries.ok()) return entries.error().code() == ENOENT ? ok() : Status(entries.error());
-  for (const auto& name : *entries) {
-    std::string child = path_join(dir, name);
-    if (is_directory(child)) TRY(remove_tree(child));
-  }
+  // Fast path: a leaf cgroup whose processes are gone.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return ok();
+  auto children = list_subdirs(dir);
+  if (!children.ok()) return children.error().code() == ENOENT ? ok() : Status(children.error());
+  for (const auto& name : *children) TRY(remove_tree(path_join(dir, name)));
   return rmdir_retry(dir);
 }
 
@@ -122,10 +121,7 @@ Status collect_pids(const std::string& dir, std::vector<pid_t>* out) {
   std::string procs = TRY(read_file(path_join(dir, "cgroup.procs")));
   for (const auto& line : split(procs, '\n'))
     if (auto pid = parse_int(trim(line))) out->push_back(static_cast<pid_t>(*pid));
-  for (const auto& name : TRY(list_dir(dir))) {
-    std::string child = path_join(dir, name);
-    if (is_directory(child)) TRY(collect_pids(child, out));
-  }
+  for (const auto& name : TRY(list_subdirs(dir))) TRY(collect_pids(path_join(dir, name), out));
   return ok();
 }
 

@@ -43,22 +43,22 @@ namespace berth::cgroup {
 
 // Enough for a `stats` command. Values the host does not provide stay 0 / nullopt.
 struct Stats {
-  uint64_t memory_usage = 0;              // bytes
-  std::optional<uint64_t> memory_limit;   // nullopt: no limit
-  uint64_t memory_max_usage = 0;          // v1 max_usage_in_bytes, v2 memory.peak
-  uint64_t swap_usage = 0;                // v2 memory.swap.current, v1 memsw usage - usage
+  uint64_t memory_usage = 0;             // bytes
+  std::optional<uint64_t> memory_limit;  // nullopt: no limit
+  uint64_t memory_max_usage = 0;         // v1 max_usage_in_bytes, v2 memory.peak
+  uint64_t swap_usage = 0;               // v2 memory.swap.current, v1 memsw usage - usage
   uint64_t cpu_usage_ns = 0;
   uint64_t cpu_user_ns = 0;
   uint64_t cpu_system_ns = 0;
   uint64_t pids_current = 0;
-  std::optional<uint64_t> pids_limit;     // nullopt: no limit
+  std::optional<uint64_t> pids_limit;  // nullopt: no limit
 };
 
 class Cgroup {
  public:
   // One directory the container lives in: a v1 hierarchy's or the unified one's.
   struct Dir {
-    std::string path;                      // "/sys/fs/cgroup/memory/berth/abc"
+    std::string path;  // "/sys/fs/cgroup/memory/berth/abc"
     bool v2 = false;
     std::vector<std::string> controllers;  // v1 names placed here ("memory", "name=systemd")
   };

@@ -22,10 +22,12 @@
 namespace berth::cgroup {
 namespace {
 
-#define REQUIRE_ROOT()                                                              \
+#define REQUIRE_ROOT() \
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates cgroups in /sys/fs/cgroup"
 
-std::string top_name() { return "/berth-test-" + std::to_string(::getpid()); }
+std::string top_name() {
+  return "/berth-test-" + std::to_string(::getpid());
+}
 
 // Removes <mount>/berth-test-<pid> everywhere, whatever state a failed test left it in.
 class Guard {
@@ -172,8 +174,7 @@ TEST(CgroupPriv, LifecycleWithLimitsFreezeKillAndDestroy) {
   Status applied = cg->apply(r);
   ASSERT_TRUE(applied.ok()) << applied.error().trail();
   bool v2_memory = cg->dir_for("memory")->v2;
-  EXPECT_EQ(read_in(*cg, "memory", v2_memory ? "memory.max" : "memory.limit_in_bytes"),
-            "67108864");
+  EXPECT_EQ(read_in(*cg, "memory", v2_memory ? "memory.max" : "memory.limit_in_bytes"), "67108864");
   EXPECT_EQ(read_in(*cg, "pids", "pids.max"), "32");
 
   Child child([] { return 0; });
@@ -295,11 +296,11 @@ TEST(CgroupPriv, EbpfVerifierAcceptsADefaultDeviceList) {
   ASSERT_TRUE(cg.ok()) << cg.error().trail();
   auto any = std::nullopt;
   std::vector<oci::DeviceCgroup> rules = {
-      {false, "a", any, any, "rwm"}, {true, "c", any, any, "m"},  {true, "b", any, any, "m"},
-      {true, "c", 1, 3, "rwm"},      {true, "c", 1, 5, "rwm"},    {true, "c", 1, 7, "rwm"},
-      {true, "c", 5, 0, "rwm"},      {true, "c", 5, 1, "rwm"},    {true, "c", 1, 8, "rwm"},
+      {false, "a", any, any, "rwm"}, {true, "c", any, any, "m"},   {true, "b", any, any, "m"},
+      {true, "c", 1, 3, "rwm"},      {true, "c", 1, 5, "rwm"},     {true, "c", 1, 7, "rwm"},
+      {true, "c", 5, 0, "rwm"},      {true, "c", 5, 1, "rwm"},     {true, "c", 1, 8, "rwm"},
       {true, "c", 1, 9, "rwm"},      {true, "c", 136, any, "rwm"}, {true, "c", 5, 2, "rwm"},
-      {true, "c", 10, 200, "rwm"},   {false, "c", 1, 5, "w"},     {true, "b", 8, 0, "r"}};
+      {true, "c", 10, 200, "rwm"},   {false, "c", 1, 5, "w"},      {true, "b", 8, 0, "r"}};
   Status s = cg->apply_device_bpf(rules);
   ASSERT_TRUE(s.ok()) << s.error().trail();
   ASSERT_TRUE(cg->destroy().ok());
@@ -313,9 +314,9 @@ TEST(CgroupPriv, V2CoreFeaturesOnTheUnifiedHierarchy) {
   if (!guard.layout().has_v2()) GTEST_SKIP() << "needs a cgroup v2 hierarchy";
   auto full = Cgroup::create(top_name() + "/v2", "v2", guard.layout());
   ASSERT_TRUE(full.ok()) << full.error().trail();
-  auto only_v2 = Cgroup::from_json(
-      "{\"path\":\"/v2\",\"dirs\":[{\"path\":\"" + full->v2_dir()->path +
-      "\",\"v2\":true,\"controllers\":[\"cpuacct\",\"devices\",\"freezer\"]}]}");
+  auto only_v2 =
+      Cgroup::from_json("{\"path\":\"/v2\",\"dirs\":[{\"path\":\"" + full->v2_dir()->path +
+                        "\",\"v2\":true,\"controllers\":[\"cpuacct\",\"devices\",\"freezer\"]}]}");
   ASSERT_TRUE(only_v2.ok()) << only_v2.error().trail();
   if (!path_exists(only_v2->primary().path + "/cgroup.freeze"))
     GTEST_SKIP() << "needs cgroup.freeze (kernel >= 5.2)";
@@ -364,7 +365,8 @@ TEST(CgroupPriv, CpuAndHugetlbWhereTheyLive) {
   r.cpu.emplace().shares = 512;
   r.cpu->quota = 20000;
   r.cpu->period = 100000;
-  bool hugetlb = cg->dir_for("hugetlb") != nullptr && is_directory("/sys/kernel/mm/hugepages/hugepages-2048kB");
+  bool hugetlb = cg->dir_for("hugetlb") != nullptr &&
+                 is_directory("/sys/kernel/mm/hugepages/hugepages-2048kB");
   if (hugetlb) r.hugepage_limits = {{"2MB", 4 << 20}};
   Status applied = cg->apply(r);
   ASSERT_TRUE(applied.ok()) << applied.error().trail();

@@ -32,8 +32,7 @@ void run_cases(FakeTree::Kind kind, const std::vector<ApplyCase>& cases) {
     FakeTree t(kind);
     for (const auto& [file, content] : c.before) {
       auto slash = file.find('/');
-      t.file("sys/fs/cgroup/" + file.substr(0, slash) + "/berth/c1" + file.substr(slash),
-             content);
+      t.file("sys/fs/cgroup/" + file.substr(0, slash) + "/berth/c1" + file.substr(slash), content);
     }
     oci::Resources r;
     c.set(r);
@@ -43,8 +42,7 @@ void run_cases(FakeTree::Kind kind, const std::vector<ApplyCase>& cases) {
     ASSERT_TRUE(s.ok()) << s.error().trail();
     for (const auto& [file, content] : c.expected) {
       auto slash = file.find('/');
-      EXPECT_EQ(t.read("sys/fs/cgroup/" + file.substr(0, slash) + "/berth/c1" +
-                       file.substr(slash)),
+      EXPECT_EQ(t.read("sys/fs/cgroup/" + file.substr(0, slash) + "/berth/c1" + file.substr(slash)),
                 content)
           << file;
     }
@@ -97,12 +95,18 @@ TEST(ApplyV1, Table) {
          r.cpu->realtime_period = 1000000;
          r.cpu->idle = 0;
        },
-       {{"cpu/cpu.shares", "1024\n"}, {"cpu/cpu.cfs_quota_us", "-1\n"},
-        {"cpu/cpu.cfs_period_us", "100000\n"}, {"cpu/cpu.rt_runtime_us", "0\n"},
-        {"cpu/cpu.rt_period_us", "1000000\n"}, {"cpu/cpu.idle", "0\n"}},
-       {{"cpu/cpu.shares", "512"}, {"cpu/cpu.cfs_quota_us", "50000"},
-        {"cpu/cpu.cfs_period_us", "100000"}, {"cpu/cpu.rt_runtime_us", "950000"},
-        {"cpu/cpu.rt_period_us", "1000000"}, {"cpu/cpu.idle", "0"}}},
+       {{"cpu/cpu.shares", "1024\n"},
+        {"cpu/cpu.cfs_quota_us", "-1\n"},
+        {"cpu/cpu.cfs_period_us", "100000\n"},
+        {"cpu/cpu.rt_runtime_us", "0\n"},
+        {"cpu/cpu.rt_period_us", "1000000\n"},
+        {"cpu/cpu.idle", "0\n"}},
+       {{"cpu/cpu.shares", "512"},
+        {"cpu/cpu.cfs_quota_us", "50000"},
+        {"cpu/cpu.cfs_period_us", "100000"},
+        {"cpu/cpu.rt_runtime_us", "950000"},
+        {"cpu/cpu.rt_period_us", "1000000"},
+        {"cpu/cpu.idle", "0"}}},
       {"unlimited quota",
        [](oci::Resources& r) { r.cpu.emplace().quota = -1; },
        {{"cpu/cpu.cfs_quota_us", "50000\n"}},
@@ -115,13 +119,22 @@ TEST(ApplyV1, Table) {
        },
        {{"cpuset/cpuset.cpus", "0-3\n"}, {"cpuset/cpuset.mems", "0\n"}},
        {{"cpuset/cpuset.cpus", "0-1"}, {"cpuset/cpuset.mems", "0"}}},
-      {"pids -1 is max", [](oci::Resources& r) { r.pids = oci::Pids{-1}; },
-       {{"pids/pids.max", "max\n"}}, {{"pids/pids.max", "max"}}},
-      {"pids 0 is max", [](oci::Resources& r) { r.pids = oci::Pids{0}; },
-       {{"pids/pids.max", "100\n"}}, {{"pids/pids.max", "max"}}},
-      {"pids 100", [](oci::Resources& r) { r.pids = oci::Pids{100}; },
-       {{"pids/pids.max", "max\n"}}, {{"pids/pids.max", "100"}}},
-      {"hugetlb", [](oci::Resources& r) { r.hugepage_limits = {{"2MB", 4194304}}; },
+      {"pids -1 is max",
+       [](oci::Resources& r) { r.pids = oci::Pids{-1}; },
+       {{"pids/pids.max", "max\n"}},
+       {{"pids/pids.max", "max"}}},
+      {"pids 0 is max",
+       [](oci::Resources& r) { r.pids = oci::Pids{0}; },
+       {{"pids/pids.max", "100\n"}},
+       {{"pids/pids.max", "max"}}},
+      {"pids 100",
+       [](oci::Resources& r) { r.pids = oci::Pids{100}; },
+       {{"pids/pids.max", "max\n"}},
+       {{"pids/pids.max", "100"}}},
+      {"hugetlb",
+       [](oci::Resources& r) {
+         r.hugepage_limits = {{"2MB", 4194304}};
+       },
        {{"hugetlb/hugetlb.2MB.limit_in_bytes", "0\n"},
         {"hugetlb/hugetlb.2MB.rsvd.limit_in_bytes", "0\n"}},
        {{"hugetlb/hugetlb.2MB.limit_in_bytes", "4194304"},
@@ -133,10 +146,12 @@ TEST(ApplyV1, Table) {
          r.block_io->throttle_read_bps_device.push_back({8, 0, 1048576});
          r.block_io->throttle_write_iops_device.push_back({8, 16, 100});
        },
-       {{"blkio/blkio.weight", "100\n"}, {"blkio/blkio.weight_device", ""},
+       {{"blkio/blkio.weight", "100\n"},
+        {"blkio/blkio.weight_device", ""},
         {"blkio/blkio.throttle.read_bps_device", ""},
         {"blkio/blkio.throttle.write_iops_device", ""}},
-       {{"blkio/blkio.weight", "500"}, {"blkio/blkio.weight_device", "8:0 300"},
+       {{"blkio/blkio.weight", "500"},
+        {"blkio/blkio.weight_device", "8:0 300"},
         {"blkio/blkio.throttle.read_bps_device", "8:0 1048576"},
         {"blkio/blkio.throttle.write_iops_device", "8:16 100"}}},
       {"blkio with bfq",
@@ -192,9 +207,13 @@ TEST(ApplyV2, Table) {
          r.cpu->idle = 1;
          r.cpu->burst = 1000;
        },
-       {{"/cpu.weight", "100\n"}, {"/cpu.max", "max 100000\n"}, {"/cpu.idle", "0\n"},
+       {{"/cpu.weight", "100\n"},
+        {"/cpu.max", "max 100000\n"},
+        {"/cpu.idle", "0\n"},
         {"/cpu.max.burst", "0\n"}},
-       {{"/cpu.weight", "39"}, {"/cpu.max", "50000 100000"}, {"/cpu.idle", "1"},
+       {{"/cpu.weight", "39"},
+        {"/cpu.max", "50000 100000"},
+        {"/cpu.idle", "1"},
         {"/cpu.max.burst", "1000"}}},
       {"quota -1 with a period",
        [](oci::Resources& r) {
@@ -203,8 +222,10 @@ TEST(ApplyV2, Table) {
        },
        {{"/cpu.max", "1000 100000\n"}},
        {{"/cpu.max", "max 50000"}}},
-      {"quota alone", [](oci::Resources& r) { r.cpu.emplace().quota = 20000; },
-       {{"/cpu.max", "max 100000\n"}}, {{"/cpu.max", "20000"}}},
+      {"quota alone",
+       [](oci::Resources& r) { r.cpu.emplace().quota = 20000; },
+       {{"/cpu.max", "max 100000\n"}},
+       {{"/cpu.max", "20000"}}},
       {"cpuset",
        [](oci::Resources& r) {
          r.cpu.emplace();
@@ -213,12 +234,20 @@ TEST(ApplyV2, Table) {
        },
        {{"/cpuset.cpus", "\n"}, {"/cpuset.mems", "\n"}},
        {{"/cpuset.cpus", "1"}, {"/cpuset.mems", "0"}}},
-      {"pids -1 is max", [](oci::Resources& r) { r.pids = oci::Pids{-1}; },
-       {{"/pids.max", "10\n"}}, {{"/pids.max", "max"}}},
-      {"pids 32", [](oci::Resources& r) { r.pids = oci::Pids{32}; },
-       {{"/pids.max", "max\n"}}, {{"/pids.max", "32"}}},
-      {"hugetlb", [](oci::Resources& r) { r.hugepage_limits = {{"1GB", 1073741824}}; },
-       {{"/hugetlb.1GB.max", "max\n"}}, {{"/hugetlb.1GB.max", "1073741824"}}},
+      {"pids -1 is max",
+       [](oci::Resources& r) { r.pids = oci::Pids{-1}; },
+       {{"/pids.max", "10\n"}},
+       {{"/pids.max", "max"}}},
+      {"pids 32",
+       [](oci::Resources& r) { r.pids = oci::Pids{32}; },
+       {{"/pids.max", "max\n"}},
+       {{"/pids.max", "32"}}},
+      {"hugetlb",
+       [](oci::Resources& r) {
+         r.hugepage_limits = {{"1GB", 1073741824}};
+       },
+       {{"/hugetlb.1GB.max", "max\n"}},
+       {{"/hugetlb.1GB.max", "1073741824"}}},
       {"io weight and io.max",
        [](oci::Resources& r) {
          r.block_io.emplace().weight = 500;
@@ -290,9 +319,15 @@ TEST(ApplyErrors, Invalid) {
     Status s = cg.apply(r);
     return s.ok() ? std::string("ok") : s.error().message();
   };
-  EXPECT_EQ(message(c1, [](auto& r) { r.unified = {{"memory.high", "1"}}; }),
+  EXPECT_EQ(message(c1,
+                    [](auto& r) {
+                      r.unified = {{"memory.high", "1"}};
+                    }),
             "apply linux.resources.unified: this host has no cgroup v2 hierarchy");
-  EXPECT_EQ(message(c2, [](auto& r) { r.unified = {{"../x", "1"}}; }),
+  EXPECT_EQ(message(c2,
+                    [](auto& r) {
+                      r.unified = {{"../x", "1"}};
+                    }),
             "invalid linux.resources.unified key \"../x\"");
   EXPECT_EQ(message(c2, [](auto& r) { r.memory = memory(1000, 500); }),
             "set memory.swap to 500: memory+swap must be >= the memory limit 1000");
@@ -300,14 +335,20 @@ TEST(ApplyErrors, Invalid) {
             "set memory.swap: a swap limit needs a memory limit");
   EXPECT_EQ(message(c2, [](auto& r) { r.cpu.emplace().realtime_runtime = 5; }),
             "set cpu.realtimeRuntime/realtimePeriod: not supported on cgroup v2");
-  EXPECT_EQ(message(c2, [](auto& r) { r.hugepage_limits = {{"../2MB", 1}}; }),
+  EXPECT_EQ(message(c2,
+                    [](auto& r) {
+                      r.hugepage_limits = {{"../2MB", 1}};
+                    }),
             "invalid hugepage size \"../2MB\"");
   EXPECT_EQ(message(c1, [](auto& r) { (r.memory = memory(1)).value().swappiness = 101; }),
             "invalid memory.swappiness 101: the valid range is 0-100");
   FakeTree hybrid(FakeTree::kHybrid);
   auto ch = Cgroup::resolve("/berth/c1", "c1", hybrid.layout()).value();
   EXPECT_EQ(message(ch, [](auto& r) { r.block_io.emplace(); }), "ok");
-  EXPECT_EQ(message(c2, [](auto& r) { r.devices = {{true, "z", 1, 1, "r"}}; }),
+  EXPECT_EQ(message(c2,
+                    [](auto& r) {
+                      r.devices = {{true, "z", 1, 1, "r"}};
+                    }),
             "invalid device cgroup rule type \"z\"");
 }
 

@@ -26,14 +26,18 @@ bpf_insn load_u32(uint8_t dst, int16_t offset) {  // dst = *(u32*)(r1 + offset)
 bpf_insn alu32_imm(uint8_t op, uint8_t dst, int32_t imm) {
   return insn(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
 }
-bpf_insn mov32_reg(uint8_t dst, uint8_t src) { return insn(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0); }
+bpf_insn mov32_reg(uint8_t dst, uint8_t src) {
+  return insn(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0);
+}
 bpf_insn jmp32_imm(uint8_t op, uint8_t dst, int32_t imm, int16_t off) {
   return insn(BPF_JMP32 | op | BPF_K, dst, 0, off, imm);
 }
 bpf_insn jmp32_reg(uint8_t op, uint8_t dst, uint8_t src, int16_t off) {
   return insn(BPF_JMP32 | op | BPF_X, dst, src, off, 0);
 }
-bpf_insn exit_insn() { return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
+bpf_insn exit_insn() {
+  return insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+}
 
 int32_t access_mask(const std::string& access) {
   int32_t mask = 0;
@@ -80,7 +84,9 @@ std::vector<bpf_insn> rule_block(const oci::DeviceCgroup& r) {
   return b;
 }
 
-bool matches_everything(const std::vector<bpf_insn>& block) { return block.size() == 2; }
+bool matches_everything(const std::vector<bpf_insn>& block) {
+  return block.size() == 2;
+}
 
 }  // namespace
 

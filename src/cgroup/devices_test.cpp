@@ -38,7 +38,8 @@ TEST(DeviceRules, Validation) {
   EXPECT_EQ(bad_type.error().message(), "invalid device cgroup rule type \"x\"");
   auto bad_access = validate_device_rule(rule(true, "c", 1, 3, "rwx"));
   ASSERT_FALSE(bad_access.ok());
-  EXPECT_EQ(bad_access.error().message(), "invalid device cgroup access \"rwx\" in allow c 1:3 rwx");
+  EXPECT_EQ(bad_access.error().message(),
+            "invalid device cgroup access \"rwx\" in allow c 1:3 rwx");
   EXPECT_FALSE(validate_device_rule(rule(true, "c", 1, 3, "")).ok());
   EXPECT_FALSE(validate_device_rule(rule(true, "c", -1, 3, "r")).ok());
   EXPECT_FALSE(validate_device_rule(rule(true, "c", 1, int64_t{1} << 32, "r")).ok());
@@ -55,7 +56,7 @@ int run(const std::vector<bpf_insn>& prog, uint32_t type, uint32_t access, uint3
   for (size_t pc = 0; pc < prog.size(); ++pc) {
     const bpf_insn& i = prog[pc];
     uint32_t src = BPF_SRC(i.code) == BPF_X ? static_cast<uint32_t>(r[i.src_reg])
-                                              : static_cast<uint32_t>(i.imm);
+                                            : static_cast<uint32_t>(i.imm);
     switch (BPF_CLASS(i.code)) {
       case BPF_LDX:
         EXPECT_TRUE(r1_is_ctx && i.src_reg == BPF_REG_1 && i.off % 4 == 0 && i.off <= 8);
@@ -63,10 +64,14 @@ int run(const std::vector<bpf_insn>& prog, uint32_t type, uint32_t access, uint3
         break;
       case BPF_ALU: {
         uint32_t d = static_cast<uint32_t>(r[i.dst_reg]);
-        if (BPF_OP(i.code) == BPF_AND) d &= src;
-        else if (BPF_OP(i.code) == BPF_RSH) d >>= src;
-        else if (BPF_OP(i.code) == BPF_MOV) d = src;
-        else ADD_FAILURE() << "alu op " << int(i.code);
+        if (BPF_OP(i.code) == BPF_AND)
+          d &= src;
+        else if (BPF_OP(i.code) == BPF_RSH)
+          d >>= src;
+        else if (BPF_OP(i.code) == BPF_MOV)
+          d = src;
+        else
+          ADD_FAILURE() << "alu op " << int(i.code);
         r[i.dst_reg] = d;
         if (i.dst_reg == BPF_REG_1) r1_is_ctx = false;
         break;
@@ -142,13 +147,18 @@ TEST(DeviceProgram, AllowAllThenDenyOne) {
 TEST(DeviceProgram, LastMatchWinsAndAccessMustBeCovered) {
   check({rule(false, "a", kAny, kAny, "rwm"), rule(true, "c", kAny, kAny, "m"),
          rule(true, "c", 136, kAny, "rw"), rule(false, "c", 136, 2, "rwm")},
-        {{C, M, 4, 1, 1}, {C, R, 4, 1, 0}, {C, R | W, 136, 7, 1}, {C, M, 136, 7, 1},
-         {C, R, 136, 2, 0}, {C, M, 136, 2, 0}, {B, M, 8, 0, 0}});
+        {{C, M, 4, 1, 1},
+         {C, R, 4, 1, 0},
+         {C, R | W, 136, 7, 1},
+         {C, M, 136, 7, 1},
+         {C, R, 136, 2, 0},
+         {C, M, 136, 2, 0},
+         {B, M, 8, 0, 0}});
 }
 
 TEST(DeviceProgram, AWildcardAllowEndsTheProgram) {
-  auto prog = build_device_program(
-      {rule(false, "c", 1, 5, "rwm"), rule(true, "a", kAny, kAny, "rwm")});
+  auto prog =
+      build_device_program({rule(false, "c", 1, 5, "rwm"), rule(true, "a", kAny, kAny, "rwm")});
   ASSERT_TRUE(prog.ok());
   expect_all_reachable(*prog);
   EXPECT_EQ(prog->size(), 8u);  // 6 loads/shifts, mov, exit: the earlier rule is unreachable

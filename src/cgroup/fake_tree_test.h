@@ -61,8 +61,9 @@ class FakeTree {
   enum Kind { kHybrid, kV1, kV2 };
 
   explicit FakeTree(Kind kind) : dir_(TempDir::create("/tmp/berth-cgtest-").value()) {
-    const char* mountinfo = kind == kHybrid ? kHybridMountinfo : kind == kV1 ? kV1Mountinfo
-                                                                             : kV2Mountinfo;
+    const char* mountinfo = kind == kHybrid ? kHybridMountinfo
+                            : kind == kV1   ? kV1Mountinfo
+                                            : kV2Mountinfo;
     const char* self = kind == kHybrid ? kHybridSelf : kind == kV1 ? kV1Self : kV2Self;
     if (kind == kHybrid) file("sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
     if (kind == kV2) {

@@ -59,8 +59,9 @@ Status set_frozen_v2(const std::string& dir, bool frozen) {
     std::this_thread::sleep_for(kTick);
   }
   if (frozen) (void)write_value(dir, "cgroup.freeze", "0");
-  return Error(ETIMEDOUT, std::string("wait for \"frozen ") + (frozen ? "1" : "0") +
-                              "\" in cgroup.events of", dir);
+  return Error(ETIMEDOUT,
+               std::string("wait for \"frozen ") + (frozen ? "1" : "0") + "\" in cgroup.events of",
+               dir);
 }
 
 Result<const Cgroup::Dir*> freezer_dir(const Cgroup& cg) {

@@ -9,9 +9,9 @@
 
 namespace berth::cgroup {
 
-const char* const kControllers[14] = {"cpu",     "cpuacct", "cpuset",  "memory",     "devices",
-                                      "freezer", "blkio",   "pids",    "hugetlb",    "net_cls",
-                                      "net_prio", "perf_event", "rdma", "misc"};
+const char* const kControllers[14] = {"cpu",      "cpuacct",    "cpuset", "memory",  "devices",
+                                      "freezer",  "blkio",      "pids",   "hugetlb", "net_cls",
+                                      "net_prio", "perf_event", "rdma",   "misc"};
 
 namespace {
 
@@ -121,9 +121,12 @@ bool same_controllers(const Hierarchy& a, const std::vector<std::string>& b) {
 
 std::string_view mode_name(Mode m) {
   switch (m) {
-    case Mode::v1: return "v1";
-    case Mode::hybrid: return "hybrid";
-    case Mode::v2: return "v2";
+    case Mode::v1:
+      return "v1";
+    case Mode::hybrid:
+      return "hybrid";
+    case Mode::v2:
+      return "v2";
   }
   return "?";
 }
@@ -206,11 +209,11 @@ std::vector<std::string> Layout::v2_controllers() const {
 std::string Layout::describe() const {
   std::string out = "cgroup mode " + std::string(mode_name(mode())) + "\n";
   for (const auto& h : v1_)
-    out += "  v1 " + join(h.controllers, ",") + " at " + h.mount_point + " (own " + h.own_path +
-           ")\n";
+    out +=
+        "  v1 " + join(h.controllers, ",") + " at " + h.mount_point + " (own " + h.own_path + ")\n";
   if (has_unified_)
-    out += "  v2 [" + join(unified_.controllers, " ") + "] at " + unified_.mount_point +
-           " (own " + unified_.own_path + ")\n";
+    out += "  v2 [" + join(unified_.controllers, " ") + "] at " + unified_.mount_point + " (own " +
+           unified_.own_path + ")\n";
   return out;
 }
 

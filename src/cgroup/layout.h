@@ -22,7 +22,7 @@ extern const char* const kControllers[14];
 
 // One mounted cgroup hierarchy.
 struct Hierarchy {
-  std::string mount_point;  // host path, root prefix included ("/sys/fs/cgroup/memory")
+  std::string mount_point;       // host path, root prefix included ("/sys/fs/cgroup/memory")
   std::string mount_root = "/";  // the mount's root inside the hierarchy (mountinfo field 4)
   // v1: the controllers bound to it ("cpu", "cpuacct") and "name=systemd" for named ones.
   // v2: the contents of the root's cgroup.controllers ("cpu", "io", "memory", ...).

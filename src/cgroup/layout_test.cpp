@@ -92,7 +92,8 @@ TEST(Layout, EscapesDuplicatesAndOddLines) {
 TEST(Layout, NoCgroupMountIsAnError) {
   auto l = Layout::parse("22 1 8:1 / / rw - ext4 /dev/vda rw\n", "", "");
   ASSERT_FALSE(l.ok());
-  EXPECT_EQ(l.error().message(), "find a mounted cgroup hierarchy in mountinfo: No such file or directory");
+  EXPECT_EQ(l.error().message(),
+            "find a mounted cgroup hierarchy in mountinfo: No such file or directory");
 }
 
 TEST(Layout, DetectReadsTheSourceFiles) {
@@ -167,7 +168,8 @@ TEST(CgroupsPath, DirectoriesPerHierarchy) {
 TEST(CgroupsPath, RelativeOnV2UsesTheParentOfTheOwnCgroup) {
   FakeTree t(FakeTree::kV2);
   const Hierarchy& u = *t.layout().unified();
-  EXPECT_EQ(hierarchy_dir(u, "berth/c1"), t.path("sys/fs/cgroup/user.slice/user-1000.slice/berth/c1"));
+  EXPECT_EQ(hierarchy_dir(u, "berth/c1"),
+            t.path("sys/fs/cgroup/user.slice/user-1000.slice/berth/c1"));
   EXPECT_EQ(hierarchy_dir(u, "/berth/c1"), t.path("sys/fs/cgroup/berth/c1"));
 }
 

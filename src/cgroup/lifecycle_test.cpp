@@ -23,8 +23,8 @@ TEST(Create, V1MakesEveryHierarchyAndCopiesCpuset) {
   auto cg = Cgroup::create("", "c1", t.layout());
   ASSERT_TRUE(cg.ok()) << cg.error().trail();
   EXPECT_EQ(cg->path(), "/berth/c1");
-  for (const char* h : {"systemd", "cpu,cpuacct", "cpuset", "memory", "devices", "freezer",
-                        "blkio", "pids", "hugetlb", "net_cls,net_prio"})
+  for (const char* h : {"systemd", "cpu,cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+                        "pids", "hugetlb", "net_cls,net_prio"})
     EXPECT_TRUE(is_directory(t.path(std::string("sys/fs/cgroup/") + h + "/berth/c1"))) << h;
   EXPECT_EQ(t.read("sys/fs/cgroup/cpuset/berth/cpuset.cpus"), "0-3");
   EXPECT_EQ(t.read("sys/fs/cgroup/cpuset/berth/cpuset.mems"), "1\n");
@@ -39,9 +39,8 @@ TEST(Create, FailureRemovesWhatItMade) {
   FakeTree t(FakeTree::kV1);  // no cpuset files: copying them fails
   auto cg = Cgroup::create("/berth/c1", "c1", t.layout());
   ASSERT_FALSE(cg.ok());
-  EXPECT_EQ(cg.error().message(),
-            "open " + t.path("sys/fs/cgroup/cpuset/berth/cpuset.cpus") +
-                ": No such file or directory");
+  EXPECT_EQ(cg.error().message(), "open " + t.path("sys/fs/cgroup/cpuset/berth/cpuset.cpus") +
+                                      ": No such file or directory");
   EXPECT_EQ(cg.error().contexts(), std::vector<std::string>{"create cgroup /berth/c1"});
   EXPECT_FALSE(t.exists("sys/fs/cgroup/systemd/berth"));
   EXPECT_FALSE(t.exists("sys/fs/cgroup/cpu,cpuacct/berth"));
@@ -66,7 +65,8 @@ TEST(Create, V2SkipsControllersAlreadyEnabled) {
   FakeTree t(FakeTree::kV2);
   t.file("sys/fs/cgroup/cgroup.subtree_control", "cpu memory\n");
   ASSERT_TRUE(Cgroup::create("/berth/c1", "c1", t.layout()).ok());
-  EXPECT_EQ(t.read("sys/fs/cgroup/cgroup.subtree_control"), "+cpuset +io +hugetlb +pids +rdma +misc");
+  EXPECT_EQ(t.read("sys/fs/cgroup/cgroup.subtree_control"),
+            "+cpuset +io +hugetlb +pids +rdma +misc");
 }
 
 TEST(Create, HybridJoinsTheUnifiedHierarchyToo) {
@@ -84,9 +84,9 @@ TEST(Create, HybridJoinsTheUnifiedHierarchyToo) {
   EXPECT_TRUE(is_directory(t.path("sys/fs/cgroup/memory/process_api/abc/berth/x/c1")));
   EXPECT_TRUE(is_directory(t.path("sys/fs/cgroup/pids/berth/x/c1")));
   EXPECT_TRUE(is_directory(t.path("sys/fs/cgroup/unified/berth/x/c1")));
-  EXPECT_EQ(t.read("sys/fs/cgroup/unified/cgroup.subtree_control"), "<open " +
-            t.path("sys/fs/cgroup/unified/cgroup.subtree_control") +
-            ": No such file or directory>");  // the fake has none: refusals are ignored
+  EXPECT_EQ(t.read("sys/fs/cgroup/unified/cgroup.subtree_control"),
+            "<open " + t.path("sys/fs/cgroup/unified/cgroup.subtree_control") +
+                ": No such file or directory>");  // the fake has none: refusals are ignored
   ASSERT_NE(cg->v2_dir(), nullptr);
   EXPECT_EQ(cg->v2_dir()->controllers, std::vector<std::string>{"hugetlb"});
 }
@@ -108,7 +108,11 @@ TEST(Persist, JsonRoundTrip) {
 }
 
 TEST(Persist, RejectsBadState) {
-  const char* bad[] = {"", "[]", "{}", "{\"dirs\":[]}", "{\"dirs\":[{\"v2\":true}]}",
+  const char* bad[] = {"",
+                       "[]",
+                       "{}",
+                       "{\"dirs\":[]}",
+                       "{\"dirs\":[{\"v2\":true}]}",
                        "{\"dirs\":[{\"path\":\"rel/x\"}]}",
                        "{\"dirs\":[{\"path\":\"/sys/fs/cgroup/../etc\"}]}"};
   for (const char* j : bad) EXPECT_FALSE(Cgroup::from_json(j).ok()) << j;

@@ -12,7 +12,9 @@ namespace {
 constexpr const char* kMemLimit = "memory.limit_in_bytes";
 constexpr const char* kMemswLimit = "memory.memsw.limit_in_bytes";
 
-std::string str(int64_t v) { return std::to_string(v); }
+std::string str(int64_t v) {
+  return std::to_string(v);
+}
 
 Status set_memory_limit(const std::string& dir, int64_t limit) {
   if (limit == 0) return ok();

@@ -73,8 +73,8 @@ Status validate_unified_key(const std::string& key) {
 }  // namespace
 
 bool cpu_fields_set(const oci::Cpu& c) {
-  return c.shares || c.quota || c.burst || c.period || c.realtime_runtime ||
-         c.realtime_period || c.idle;
+  return c.shares || c.quota || c.burst || c.period || c.realtime_runtime || c.realtime_period ||
+         c.idle;
 }
 
 Status validate_page_size(const std::string& size) {
@@ -143,9 +143,9 @@ Status v2_io(const std::string& dir, const oci::BlockIo& b) {
       TRY(write_value(dir, "io.bfq.weight",
                       device(d.major, d.minor) + " " + std::to_string(*d.weight)));
     else
-      TRY(write_value(dir, "io.weight",
-                      device(d.major, d.minor) + " " +
-                          std::to_string(blkio_weight_to_io_weight(*d.weight))));
+      TRY(write_value(
+          dir, "io.weight",
+          device(d.major, d.minor) + " " + std::to_string(blkio_weight_to_io_weight(*d.weight))));
   }
   TRY(write_io_max(dir, "rbps", b.throttle_read_bps_device));
   TRY(write_io_max(dir, "wbps", b.throttle_write_bps_device));

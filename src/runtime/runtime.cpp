@@ -192,7 +192,9 @@ Result<oci::Spec> Runtime::spec_of(const std::string& id) {
 
 Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate, bool die_with_parent) {
   Launched L;
-  std::string bundle = TRY_CTX(real_path(o.bundle.empty() ? "." : o.bundle), "open the bundle");
+  std::string bundle = o.bundle.empty() ? "." : o.bundle;
+  if (!is_directory(bundle)) return Error(ENOENT, "bundle", bundle);
+  bundle = TRY(real_path(bundle));
   std::string config_text = TRY_CTX(read_config(bundle + "/config.json"), "load " + bundle + "/config.json");
   L.spec = TRY(oci::parse_spec(config_text));
   oci::Spec& spec = L.spec;

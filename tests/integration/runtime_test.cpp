@@ -239,7 +239,8 @@ TEST_F(Runtime, CgroupLimitsAreApplied) {
   Output o = run(b, id);
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, std::to_string(64 << 20) + "\n42\n");
-  for (const char* h : {"memory", "pids"}) rmdir((std::string("/sys/fs/cgroup/") + h + "/berth-test").c_str());
+  for (const auto& h : list_dir("/sys/fs/cgroup").value_or({}))
+    rmdir(("/sys/fs/cgroup/" + h + "/berth-test").c_str());
 }
 
 TEST_F(Runtime, HooksRunInOrderWithState) {
@@ -435,6 +436,25 @@ TEST_F(Runtime, SignalsAreForwardedInForeground) {
   std::string text = read_file(log).value_or("");
   EXPECT_NE(text.find("got=10"), std::string::npos) << text;
   EXPECT_NE(text.find("got=15"), std::string::npos) << text;
+}
+
+TEST_F(Runtime, AnyUserRunsARootBundle) {
+  REQUIRE_ROOT();  // to become an ordinary user with setpriv
+  Bundle b;
+  b.set_args({"/bin/sh", "-c", "probe; cat /proc/self/uid_map"});
+  b.config()["root"]["readonly"] = false;
+  b.write_config();
+  std::string state = b.dir() + "/state";
+  ASSERT_EQ(run_cmd({"chown", "-R", "65534:65534", b.dir()}).status, 0);
+  Output o = run_cmd({"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", runtime_binary(), "--root",
+                      state, "run", "--bundle", b.dir(), unique_id("rootless")});
+  ids_.pop_back();  // not in root_: nothing for TearDown to delete
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(value(o.out, "uid"), "0");  // the caller's id is mapped to root inside
+  EXPECT_NE(o.out.find("0      65534          1"), std::string::npos) << o.out;
+  EXPECT_EQ(value(o.out, "hostname"), "berth");
+  auto left = list_dir(state);
+  EXPECT_TRUE(left.ok() && left->empty()) << "state left behind in " << state;
 }
 
 TEST_F(Runtime, SpecAndFeatures) {

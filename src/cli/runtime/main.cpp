@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <string>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -33,7 +35,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("-v,--version", kVersion);
   cli::Globals g;
-  app.add_option("--root", g.root, "directory for the containers' state");
+  if (::geteuid() != 0) {
+    // Like runc: an ordinary user's state lives in their runtime dir.
+    const char* xdg = getenv("XDG_RUNTIME_DIR");
+    g.root = xdg && *xdg ? std::string(xdg) + "/berth-runtime" : "/tmp/berth-runtime-" + std::to_string(::geteuid());
+  }
+  app.add_option("--root", g.root, "directory for the containers' state (default /run/berth-runtime; "
+                 "$XDG_RUNTIME_DIR/berth-runtime for other users)");
   app.add_option("--log", g.log_file, "log file (default: stderr)");
   app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", g.debug, "log debug messages and full error trails");
