@@ -86,10 +86,10 @@ Status make_v1_dir(const Hierarchy& h, const std::string& dir, std::vector<std::
   return ok();
 }
 
-Status make_v2_dir(const Hierarchy& h, const std::string& dir, std::vector<std::string>* created) {
+Status make_v2_dir(const Hierarchy& h, const std::string& dir, bool enable, std::vector<std::string>* created) {
   std::string parent = h.mount_point;
   for (const auto& level : TRY(levels(h.mount_point, dir))) {
-    enable_controllers(parent);
+    if (enable) enable_controllers(parent);
     TRY(make_dir(level, created));
     parent = level;
   }
@@ -145,7 +145,7 @@ Result<Cgroup> Cgroup::resolve(const std::string& cgroups_path, const std::strin
 }
 
 Result<Cgroup> Cgroup::create(const std::string& cgroups_path, const std::string& id,
-                              const Layout& layout) {
+                              const Layout& layout, V2Controllers v2) {
   Cgroup cg = TRY(resolve(cgroups_path, id, layout));
   std::vector<std::string> created;
   Status s;
@@ -155,7 +155,7 @@ Result<Cgroup> Cgroup::create(const std::string& cgroups_path, const std::string
     ++i;
   }
   if (const Hierarchy* u = layout.unified(); u && s.ok())
-    s = make_v2_dir(*u, cg.dirs_[i].path, &created);
+    s = make_v2_dir(*u, cg.dirs_[i].path, v2 == V2Controllers::enable, &created);
   if (s.ok()) return cg;
   for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
   return std::move(s).error().context("create cgroup " + cg.path_);

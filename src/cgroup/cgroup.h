@@ -69,8 +69,12 @@ class Cgroup {
   // resolve() + mkdir in every hierarchy. v1 cpuset: copies cpuset.cpus/mems from the parent
   // into each empty level; v2: enables the parent's controllers in each ancestor's
   // cgroup.subtree_control (failures to enable one are ignored, as runc does).
+  // v2 controllers are enabled along the unified path by default. On a hybrid host pass
+  // V2Controllers::leave unless a limit needs one (hugetlb): an enabled controller can no
+  // longer be mounted as v1, which is what crun asks hybrid hosts to do.
+  enum class V2Controllers { enable, leave };
   static Result<Cgroup> create(const std::string& cgroups_path, const std::string& id,
-                               const Layout& layout);
+                               const Layout& layout, V2Controllers v2 = V2Controllers::enable);
   static Result<Cgroup> from_json(std::string_view json);
   std::string to_json() const;
 

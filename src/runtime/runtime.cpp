@@ -223,7 +223,10 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   }
   auto layout = TRY(cgroup::Layout::detect());
   std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
-  auto cg = cgroup::Cgroup::create(cg_path, o.id, layout);
+  bool need_v2 = layout.mode() == cgroup::Mode::v2 ||
+                 (spec.linux && spec.linux->resources && !spec.linux->resources->hugepage_limits.empty());
+  auto cg = cgroup::Cgroup::create(cg_path, o.id, layout,
+                                   need_v2 ? cgroup::Cgroup::V2Controllers::enable : cgroup::Cgroup::V2Controllers::leave);
   if (!cg) {
     if (::geteuid() == 0 || (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources)))
       return std::move(cg).error().context("create the container's cgroup");

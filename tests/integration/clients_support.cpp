@@ -305,7 +305,7 @@ bool process_alive(pid_t pid) {
 std::vector<std::string> probe_values(const std::string& out, const std::string& key) {
   std::vector<std::string> v;
   for (auto line : split(out, '\n')) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // from a pty
+    while (!line.empty() && line.back() == '\r') line.pop_back();  // from a pty (or two)
     if (starts_with(line, key + "=")) v.push_back(line.substr(key.size() + 1));
   }
   return v;
