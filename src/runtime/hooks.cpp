@@ -65,6 +65,9 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json, const char
   if (pid < 0) return sys_error("fork hook", hook.path);
   if (pid == 0) {
     ::dup2(rd.get(), 0);
+    sigset_t none;  // the runtime may be blocking signals it forwards
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     ::execve(hook.path.c_str(), argv.data(), envp.data());
     _exit(errno == ENOENT ? 127 : 126);
