@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -46,9 +45,14 @@ std::vector<std::string> mounts_under(const std::string& dir) {
   return out;
 }
 
-// Every cgroup hierarchy's mount point.
-std::vector<std::string> cgroup_mounts() {
-  std::vector<std::string> out;
+struct Hierarchy {
+  std::string path;  // mount point
+  bool v2 = false;
+};
+
+// Every cgroup hierarchy (from this namespace's mountinfo).
+std::vector<Hierarchy> cgroup_hierarchies() {
+  std::vector<Hierarchy> out;
   auto mi = read_file("/proc/self/mountinfo");
   if (!mi) return out;
   for (const auto& line : split(*mi, '\n')) {
@@ -57,7 +61,7 @@ std::vector<std::string> cgroup_mounts() {
     auto post = split(line.substr(dash + 3), ' ');
     auto pre = split(line.substr(0, dash), ' ');
     if (post.empty() || pre.size() < 5) continue;
-    if (post[0] == "cgroup" || post[0] == "cgroup2") out.push_back(pre[4]);
+    if (post[0] == "cgroup" || post[0] == "cgroup2") out.push_back({pre[4], post[0] == "cgroup2"});
   }
   return out;
 }
@@ -104,6 +108,26 @@ std::string oci_arch() {
   return m;
 }
 
+// The cgroup every process this test starts is born in (see isolate_host); empty before.
+std::string g_own_cgroup;
+
+// /berth-clients-PID-own in the unified hierarchy where there is one, else in the first.
+std::string own_cgroup_path() {
+  auto hs = cgroup_hierarchies();
+  if (hs.empty()) return "";
+  auto v2 = std::find_if(hs.begin(), hs.end(), [](const Hierarchy& h) { return h.v2; });
+  return (v2 != hs.end() ? v2->path : hs.front().path) + "/berth-clients-" + std::to_string(getpid()) + "-own";
+}
+
+// At exit: what is left of the daemons goes, this process moves back to the root cgroup,
+// and the cgroup is removed.
+void release_own_cgroup() {
+  kill_children();
+  std::string root = dirname_of(g_own_cgroup);
+  (void)write_file(root + "/cgroup.procs", std::to_string(getpid()));
+  rmdir(g_own_cgroup.c_str());
+}
+
 }  // namespace
 
 std::string isolate_host() {
@@ -111,7 +135,14 @@ std::string isolate_host() {
     if (unshare(CLONE_NEWNS) < 0) return errno_text("unshare a mount namespace");
     if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return errno_text("make / a slave mount");
     if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) return errno_text("mount a tmpfs on /run");
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return errno_text("become child subreaper");
+    // Daemons double-fork (containerd shims, conmon, slurmstepd): a cgroup of our own finds
+    // them all at the end. Not PR_SET_CHILD_SUBREAPER: orphans must be reaped at once, as
+    // init does (a zombie in a job's process group keeps slurmstepd waiting).
+    std::string cg = own_cgroup_path();
+    if (cg.empty() || mkdir(cg.c_str(), 0755) < 0) return errno_text("create cgroup " + cg);
+    g_own_cgroup = cg;
+    atexit(release_own_cgroup);
+    if (!write_file(cg + "/cgroup.procs", std::to_string(getpid())).ok()) return "cannot enter cgroup " + cg;
     return std::string();
   }();
   return result;
@@ -183,22 +214,18 @@ std::string Daemon::log() const {
 }
 
 void kill_children() {
-  for (int round = 0; round < 3; ++round) {
-    std::string me = std::to_string(getpid());
-    auto names = list_dir("/proc");
-    if (!names) return;
-    for (const auto& n : *names) {
-      if (!parse_int(n)) continue;
-      auto stat = read_file("/proc/" + n + "/stat");
-      if (!stat) continue;
-      auto close = stat->rfind(')');  // comm may hold spaces: fields start after ')'
-      if (close == std::string::npos) continue;
-      auto f = split(stat->substr(close + 2), ' ');
-      if (f.size() > 1 && f[1] == me) kill(static_cast<pid_t>(*parse_int(n)), SIGKILL);
+  if (g_own_cgroup.empty()) return;
+  for (int round = 0; round < 100; ++round) {
+    bool others = false;
+    for (pid_t p : procs_of(g_own_cgroup)) {
+      if (p == getpid()) continue;
+      others = true;
+      kill(p, SIGKILL);
     }
     int ws;
-    while (waitpid(-1, &ws, round == 2 ? 0 : WNOHANG) > 0) {
+    while (waitpid(-1, &ws, WNOHANG) > 0) {
     }
+    if (!others) return;
     usleep(10000);
   }
 }
@@ -247,9 +274,9 @@ Output run_in_pty(const std::vector<std::string>& argv, int timeout_s) {
 
 std::vector<pid_t> cgroup_tree_pids(const std::string& name) {
   std::vector<pid_t> out;
-  for (const auto& mnt : cgroup_mounts()) {
+  for (const auto& h : cgroup_hierarchies()) {
     std::vector<std::string> dirs;
-    if (is_directory(mnt + "/" + name)) cgroup_dirs(mnt + "/" + name, dirs);
+    if (is_directory(h.path + "/" + name)) cgroup_dirs(h.path + "/" + name, dirs);
     for (const auto& d : dirs)
       for (pid_t p : procs_of(d))
         if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
@@ -258,10 +285,10 @@ std::vector<pid_t> cgroup_tree_pids(const std::string& name) {
 }
 
 void remove_cgroup_tree(const std::string& name) {
-  for (const auto& mnt : cgroup_mounts()) {
+  for (const auto& h : cgroup_hierarchies()) {
     std::vector<std::string> dirs;
-    if (!is_directory(mnt + "/" + name)) continue;
-    cgroup_dirs(mnt + "/" + name, dirs);
+    if (!is_directory(h.path + "/" + name)) continue;
+    cgroup_dirs(h.path + "/" + name, dirs);
     for (const auto& d : dirs) {  // a frozen process cannot die: thaw first
       if (path_exists(d + "/freezer.state")) (void)write_file(d + "/freezer.state", "THAWED");
       if (path_exists(d + "/cgroup.freeze")) (void)write_file(d + "/cgroup.freeze", "0");

@@ -16,8 +16,9 @@ namespace berth::test {
 
 // Once per test process: a private mount namespace (what the clients mount vanishes with
 // it), a tmpfs on /run (their sockets and fifos, /run/berth-runtime, /run/containerd/s), and
-// this process as child subreaper (daemons that double-fork stay ours to kill). Returns ""
-// or why it failed; the caller skips with that reason.
+// a cgroup of its own that every process it starts is born in, so daemons that double-fork
+// are found and killed (kill_children; at exit the cgroup is removed). Returns "" or why it
+// failed; the caller skips with that reason.
 std::string isolate_host();
 
 // Mounts an overlay on dir whose upper layer is in scratch: the clients see dir as it is,
@@ -60,8 +61,8 @@ class Daemon {
   std::string log_file_;
 };
 
-// SIGKILLs and reaps every child of this process: the orphans the subreaper adopted
-// (containerd shims, conmon, slurmstepd) once their daemon is gone.
+// SIGKILLs every process left in this test's own cgroup but itself (containerd shims,
+// conmon, slurmstepd once their daemon is gone) and reaps its children.
 void kill_children();
 
 // Runs argv with a new pty as its controlling terminal and stdin/stdout/stderr; out is

@@ -25,18 +25,18 @@ class Containerd : public ::testing::Test {
   static void SetUpTestSuite() {
     skip_ = missing_requirements({"containerd", "ctr", "containerd-shim-runc-v2"});
     if (!skip_.empty()) return;
-    skip_ = isolate_host();  // /run/containerd/{s,fifo}: shim sockets and ctr's fifos
-    if (!skip_.empty()) return;
+    error_ = isolate_host();  // /run/containerd/{s,fifo}: shim sockets and ctr's fifos
+    if (!error_.empty()) return;
     dir_ = std::make_unique<TempDir>("berth-containerd");
     cgroup_ = "berth-clients-" + std::to_string(getpid()) + "-containerd";
-    skip_ = start_containerd();
-    if (!skip_.empty()) return;
+    error_ = start_containerd();
+    if (!error_.empty()) return;
     Bundle rootfs;  // busybox + probe
     std::string archive = *dir_ / "image.tar";
-    skip_ = write_docker_archive(rootfs.rootfs(), kImage, {"/bin/probe"}, archive);
-    if (!skip_.empty()) return;
+    error_ = write_docker_archive(rootfs.rootfs(), kImage, {"/bin/probe"}, archive);
+    if (!error_.empty()) return;
     Output o = ctr({"images", "import", archive});
-    if (o.status != 0) skip_ = "ctr images import failed: " + o.err + o.out;
+    if (o.status != 0) error_ = "ctr images import failed: " + o.err + o.out;
   }
 
   static void TearDownTestSuite() {
@@ -51,10 +51,11 @@ class Containerd : public ::testing::Test {
 
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
+    if (!error_.empty()) FAIL() << error_;
   }
 
   void TearDown() override {
-    if (!skip_.empty()) return;
+    if (!skip_.empty() || !error_.empty()) return;
     EXPECT_EQ(ctr({"containers", "list", "--quiet"}).out, "") << "containers left";
     remove_containers();
     EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000)) << "processes left";
@@ -120,7 +121,8 @@ class Containerd : public ::testing::Test {
     return "";
   }
 
-  static inline std::string skip_;
+  static inline std::string skip_;   // why the test cannot run here
+  static inline std::string error_;  // why setting the client up failed
   static inline std::unique_ptr<TempDir> dir_;
   static inline std::unique_ptr<Daemon> daemon_;
   static inline std::string cgroup_;

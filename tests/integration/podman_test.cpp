@@ -24,21 +24,21 @@ class Podman : public ::testing::Test {
   static void SetUpTestSuite() {
     skip_ = missing_requirements({"podman", "conmon"});
     if (!skip_.empty()) return;
-    skip_ = isolate_host();
-    if (!skip_.empty()) return;
+    error_ = isolate_host();
+    if (!error_.empty()) return;
     dir_ = std::make_unique<TempDir>("berth-podman");
     cgroup_ = "berth-clients-" + std::to_string(getpid()) + "-podman";
     // podman 4.3 keeps its blob-info cache in /var/lib/containers/cache whatever --root says.
-    skip_ = divert_writes("/var/lib", *dir_ / "varlib");
-    if (!skip_.empty()) return;
-    skip_ = write_config();
-    if (!skip_.empty()) return;
+    error_ = divert_writes("/var/lib", *dir_ / "varlib");
+    if (!error_.empty()) return;
+    error_ = write_config();
+    if (!error_.empty()) return;
     Bundle rootfs;  // busybox + probe
     std::string tar = *dir_ / "rootfs.tar";
-    skip_ = tar_dir(rootfs.rootfs(), tar);
-    if (!skip_.empty()) return;
+    error_ = tar_dir(rootfs.rootfs(), tar);
+    if (!error_.empty()) return;
     Output o = podman({"import", "--change", "CMD=[\"/bin/probe\"]", tar, kImage});
-    if (o.status != 0) skip_ = "podman import failed: " + o.err;
+    if (o.status != 0) error_ = "podman import failed: " + o.err;
   }
 
   static void TearDownTestSuite() {
@@ -48,17 +48,20 @@ class Podman : public ::testing::Test {
       kill_children();
       remove_cgroup_tree(cgroup_);
     }
+    for (const char* v : {"CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "TMPDIR"})
+      unsetenv(v);
     dir_.reset();
   }
 
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
+    if (!error_.empty()) FAIL() << error_;
   }
 
   // Nothing of a test's containers may be left: no podman container, no process in the
   // cgroup parent, no runtime state.
   void TearDown() override {
-    if (!skip_.empty()) return;
+    if (!skip_.empty() || !error_.empty()) return;
     Output ps = podman({"ps", "--all", "--quiet"});
     EXPECT_EQ(ps.out, "") << "containers left";
     podman({"rm", "--all", "--force", "--time", "0"});
@@ -115,7 +118,8 @@ class Podman : public ::testing::Test {
     return a;
   }
 
-  static inline std::string skip_;
+  static inline std::string skip_;   // why the test cannot run here
+  static inline std::string error_;  // why setting the client up failed
   static inline std::unique_ptr<TempDir> dir_;
   static inline std::string cgroup_;
 };
