@@ -18,6 +18,15 @@ if [ -x "$PEERS/setup.sh" ]; then
 else
   echo "bench: $PEERS/setup.sh not found; using crun/runc as installed" >&2
 fi
+# crun refuses a hybrid layout that leaves controllers on cgroup2. setup.sh means to mount
+# them as v1 but tests `[ -s cgroup.controllers ]`, and cgroupfs files have size 0: do it here.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ -f /sys/fs/cgroup/unified/cgroup.controllers ]; then
+  for c in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
+    grep -q " /sys/fs/cgroup/$c cgroup " /proc/mounts && continue
+    mkdir -p "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" ||
+      echo "bench: could not mount cgroup v1 $c (crun will refuse this host)" >&2
+  done
+fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build >/dev/null
 

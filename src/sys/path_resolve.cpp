@@ -31,6 +31,8 @@ Result<UniqueFd> open_in_root(int root_fd, const std::string& path, int flags, m
 }
 
 Result<UniqueFd> mkdir_in_root(int root_fd, const std::string& path, mode_t mode) {
+  // Usually the directory exists (/proc, /dev, /sys in an image): one lookup.
+  if (auto existing = open_in_root(root_fd, path, O_PATH | O_DIRECTORY)) return existing;
   std::string clean = clean_path(path);
   UniqueFd cur = TRY(open_in_root(root_fd, "/", O_PATH | O_DIRECTORY));
   std::string prefix;
