@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/strings.h"
 #include "runtime/devices.h"
+#include "sys/copy_tree.h"
 #include "sys/mount_options.h"
 #include "sys/path_resolve.h"
 
@@ -98,6 +99,11 @@ Status fs_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext&
   UniqueFd target_fd = TRY(sys::mkdir_in_root(root_fd, m.destination));
   std::string target = sys::fd_path(target_fd.get());
   unsigned long flags = o.flags & ~MS_REMOUNT;
+  UniqueFd old_contents;  // tmpcopyup: the directory as it was, still reachable once covered
+  if (o.tmpcopyup) {
+    if (m.type != "tmpfs") return Error::invalid("tmpcopyup is only for tmpfs mounts:", m.destination);
+    old_contents = TRY(open_fd(target, O_RDONLY | O_DIRECTORY));
+  }
   Status st = do_mount(m.source.empty() ? m.type : m.source, target, m.type.c_str(), flags, o.data,
                        m.destination);
   if (!st && ctx.in_userns && st.error().code() == EINVAL && m.type == "devpts" &&
@@ -120,6 +126,10 @@ Status fs_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext&
     }
   }
   TRY(st);
+  if (old_contents) {
+    UniqueFd fresh = TRY(sys::open_in_root(root_fd, m.destination, O_RDONLY | O_DIRECTORY));
+    TRY_CTX(sys::copy_tree(old_contents.get(), fresh.get()), "tmpcopyup " + m.destination);
+  }
   if (o.rec_attr_set || o.rec_attr_clr || o.propagation) {
     target_fd = TRY(sys::open_in_root(root_fd, m.destination, O_PATH));
     target = sys::fd_path(target_fd.get());
@@ -131,7 +141,6 @@ Status fs_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext&
 
 Status mount_one(const oci::Mount& m, const RootfsContext& ctx, int root_fd) {
   MountOptions o = sys::parse_mount_options(m.options);
-  if (o.tmpcopyup) return Error(ENOTSUP, "mount option tmpcopyup is not supported:", m.destination);
   if (o.idmap) return Error(ENOTSUP, "idmapped mounts are not supported yet:", m.destination);
   if (m.type == "bind" || o.bind) return bind_mount(m, o, ctx, root_fd);
   if (m.type == "cgroup") return mount_cgroup(m, o, ctx, root_fd);

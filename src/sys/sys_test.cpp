@@ -1,12 +1,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 
 #include "base/file.h"
+#include "sys/copy_tree.h"
 #include "sys/mount_options.h"
 #include "sys/ns.h"
 #include "sys/path_resolve.h"
@@ -103,6 +105,27 @@ TEST(PathResolve, SymlinksStayInsideRoot) {
   ASSERT_TRUE(ensure_in_root(rfd.get(), "/etc/up/file", false).ok());
   EXPECT_TRUE(path_exists(root + "/tmp/file"));  // "../.." clamped at the root
   EXPECT_FALSE(path_exists("/made"));
+}
+
+TEST(CopyTree, CopiesFilesDirsLinksAndModes) {
+  auto src = TempDir::create();
+  auto dst = TempDir::create();
+  ASSERT_TRUE(src.ok() && dst.ok());
+  ASSERT_TRUE(mkdir_all(src->path() + "/d/e").ok());
+  ASSERT_TRUE(write_file_atomic(src->path() + "/d/e/f", std::string(100000, 'x'), 0640).ok());
+  ASSERT_EQ(symlink("../../outside", (src->path() + "/d/link").c_str()), 0);
+  UniqueFd s(open(src->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd d(open(dst->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(copy_tree(s.get(), d.get()).ok());
+  EXPECT_EQ(read_file(dst->path() + "/d/e/f").value().size(), 100000u);
+  struct stat st;
+  ASSERT_EQ(stat((dst->path() + "/d/e/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  char buf[64] = {};
+  ASSERT_GT(readlink((dst->path() + "/d/link").c_str(), buf, sizeof buf - 1), 0);
+  EXPECT_STREQ(buf, "../../outside");  // copied as a link, never followed
+  // A name that exists in the destination is an error, not an overwrite.
+  EXPECT_FALSE(copy_tree(s.get(), d.get()).ok());
 }
 
 }  // namespace

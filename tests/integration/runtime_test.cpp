@@ -298,10 +298,16 @@ TEST_F(Runtime, BindMountsWithOptions) {
   ASSERT_TRUE(write_file_atomic(data + "/hello", "hi\n").ok());
   b.config()["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", data}, {"options", {"rbind", "ro"}}});
   b.config()["mounts"].push_back({{"destination", "/scratch"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"size=1m", "mode=700"}}});
-  b.set_args({"/bin/sh", "-c", "cat /data/hello; probe write /data/x y; stat -c %a /scratch; probe write /scratch/f y"});
+  // tmpcopyup: a tmpfs over /etc that starts with the image's files.
+  b.config()["mounts"].push_back({{"destination", "/etc"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"tmpcopyup"}}});
+  b.set_args({"/bin/sh", "-c",
+              "cat /data/hello; probe write /data/x y; stat -c %a /scratch; probe write /scratch/f y;"
+              "head -1 /etc/passwd; probe write /etc/new y; grep -c tmpfs /proc/self/mountinfo"});
   Output o = run(b, unique_id("bind"));
   ASSERT_EQ(o.status, 0) << o.err;
-  EXPECT_EQ(o.out, "hi\nwrite=EROFS\n700\nwrite=ok\n");
+  EXPECT_EQ(o.out.substr(0, o.out.rfind("write=ok\n") + 9),
+            "hi\nwrite=EROFS\n700\nwrite=ok\nroot:x:0:0:root:/root:/bin/sh\nwrite=ok\n");
+  EXPECT_FALSE(path_exists(b.rootfs() + "/etc/new"));  // written to the tmpfs, not the image
 }
 
 TEST_F(Runtime, TerminalThroughConsoleSocket) {
