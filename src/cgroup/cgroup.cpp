@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/json_read.h"
 #include "base/strings.h"
 #include "cgroup/fs.h"
 
@@ -218,11 +219,12 @@ Result<Cgroup> Cgroup::from_json(std::string_view json) {
   if (j.is_discarded() || !j.is_object() || !j.contains("dirs") || !j["dirs"].is_array())
     return Error::invalid(what, "(not an object with \"dirs\")");
   Cgroup cg;
-  cg.path_ = j.value("path", std::string());
+  if (!json_read::string(j, "path", &cg.path_)) return Error::invalid(what, "(\"path\" is not a string)");
   for (const auto& d : j["dirs"]) {
     if (!d.is_object() || !d.contains("path") || !d["path"].is_string())
       return Error::invalid(what, "(a directory without \"path\")");
-    Dir dir{d["path"].get<std::string>(), d.value("v2", false), {}};
+    Dir dir{d["path"].get<std::string>(), false, {}};
+    if (!json_read::boolean(d, "v2", &dir.v2)) return Error::invalid(what, "(\"v2\" is not a boolean)");
     TRY(check_dir_path(dir.path));
     if (d.contains("controllers") && d["controllers"].is_array())
       for (const auto& c : d["controllers"])

@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <climits>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/json_read.h"
 
 namespace berth::runtime {
 
@@ -61,15 +63,15 @@ Result<ContainerRecord> StateStore::load(const std::string& id) const {
   json j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error::invalid("corrupt state file", dir(id) + "/state.json");
   ContainerRecord r;
-  r.id = j.value("id", id);
-  r.bundle = j.value("bundle", "");
-  r.rootfs = j.value("rootfs", "");
-  r.pid = j.value("pid", 0);
-  r.pid_start = j.value("pidStart", uint64_t{0});
-  r.created = j.value("created", "");
-  r.cgroup = j.value("cgroup", "");
-  if (j.contains("annotations") && j["annotations"].is_object())
-    r.annotations = j["annotations"].get<std::map<std::string, std::string>>();
+  r.id = id;  // the directory names the container; an "id" inside the file is not trusted
+  int64_t pid = 0;
+  bool good = json_read::string(j, "bundle", &r.bundle) && json_read::string(j, "rootfs", &r.rootfs) &&
+              json_read::integer(j, "pid", 0, INT32_MAX, &pid) &&
+              json_read::unsigned_integer(j, "pidStart", &r.pid_start) &&
+              json_read::string(j, "created", &r.created) && json_read::string(j, "cgroup", &r.cgroup) &&
+              json_read::string_map(j, "annotations", &r.annotations);
+  if (!good) return Error::invalid("corrupt state file (a field has the wrong type)", dir(id) + "/state.json");
+  r.pid = static_cast<pid_t>(pid);
   return r;
 }
 

@@ -26,6 +26,7 @@ Result<int> parse_signal(const std::string& in) {
       auto v = parse_int(rest[0] == '+' ? std::string_view(rest).substr(1) : std::string_view(rest));
       if (!v) return Error::invalid("invalid signal", in);
       off = *v;
+      if (off < -64 || off > 64) return Error::invalid("invalid signal", in);
     }
     int64_t sig = min ? SIGRTMIN + off : SIGRTMAX + off;
     if (sig < SIGRTMIN || sig > SIGRTMAX) return Error::invalid("invalid signal", in);
