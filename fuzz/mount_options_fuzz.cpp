@@ -25,16 +25,15 @@ constexpr const char* kTarget = "mount_options_fuzz";
 
 bool same(const berth::sys::MountOptions& a, const berth::sys::MountOptions& b) {
   return a.flags == b.flags && a.clear_flags == b.clear_flags && a.propagation == b.propagation &&
-         a.rec_attr_set == b.rec_attr_set && a.rec_attr_clr == b.rec_attr_clr &&
-         a.data == b.data && a.bind == b.bind && a.recursive_bind == b.recursive_bind &&
-         a.tmpcopyup == b.tmpcopyup && a.idmap == b.idmap;
+         a.rec_attr_set == b.rec_attr_set && a.rec_attr_clr == b.rec_attr_clr && a.data == b.data &&
+         a.bind == b.bind && a.recursive_bind == b.recursive_bind && a.tmpcopyup == b.tmpcopyup &&
+         a.idmap == b.idmap;
 }
 
 void check_mount_options(const std::string& text) {
   std::vector<std::string> words = berth::split(text, ',');
   auto o = berth::sys::parse_mount_options(words);
-  if ((o.flags & o.clear_flags) != 0)
-    fail(kTarget, "a flag is both set and cleared", text);
+  if ((o.flags & o.clear_flags) != 0) fail(kTarget, "a flag is both set and cleared", text);
   if (o.recursive_bind && !o.bind) fail(kTarget, "rbind without bind", text);
   if (!o.data.empty()) {
     // Every data word is one of the input words (so no flag leaked into data and nothing was
@@ -55,7 +54,8 @@ void check_signal(const std::string& text) {
   auto sig = berth::sys::parse_signal(text);
   if (!sig.ok()) return;
   if (*sig < 1 || *sig > SIGRTMAX)
-    fail(kTarget, "parse_signal returned an out-of-range signal", text + " -> " + std::to_string(*sig));
+    fail(kTarget, "parse_signal returned an out-of-range signal",
+         text + " -> " + std::to_string(*sig));
   auto again = berth::sys::parse_signal(std::to_string(*sig));
   if (!again.ok() || *again != *sig)
     fail(kTarget, "a signal number does not parse back to itself", std::to_string(*sig));

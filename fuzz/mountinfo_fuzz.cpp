@@ -32,8 +32,9 @@ const std::string& fake_root() {
     for (const char* rel : {"sys/fs/cgroup", "sys/fs/cgroup/unified"}) {
       std::string p = berth::path_join(d.path(), rel);
       if (!berth::mkdir_all(p).ok() ||
-          !berth::write_file_atomic(p + "/cgroup.controllers", "cpuset cpu io memory hugetlb pids\n",
-                                    0644, berth::Durability::volatile_ok)
+          !berth::write_file_atomic(p + "/cgroup.controllers",
+                                    "cpuset cpu io memory hugetlb pids\n", 0644,
+                                    berth::Durability::volatile_ok)
                .ok())
         fail(kTarget, "cannot populate the temp dir", p);
     }
@@ -88,7 +89,8 @@ void check_cgroups_path(const Layout* layout, std::string_view cgroups_path, std
   auto each = [&](const Hierarchy& h) {
     std::string dir = berth::cgroup::hierarchy_dir(h, *norm);
     if (norm->front() == '/' && !is_under(dir, berth::clean_path(h.mount_point)))
-      fail(kTarget, "hierarchy_dir left the mount point", h.mount_point + " + " + *norm + " -> " + dir);
+      fail(kTarget, "hierarchy_dir left the mount point",
+           h.mount_point + " + " + *norm + " -> " + dir);
   };
   for (const auto& h : layout->v1()) each(h);
   if (const Hierarchy* u = layout->unified()) each(*u);

@@ -15,8 +15,8 @@ using berth::oci::State;
 constexpr const char* kTarget = "state_fuzz";
 
 bool same(const State& a, const State& b) {
-  return a.oci_version == b.oci_version && a.id == b.id && a.status == b.status &&
-         a.pid == b.pid && a.bundle == b.bundle && a.annotations == b.annotations;
+  return a.oci_version == b.oci_version && a.id == b.id && a.status == b.status && a.pid == b.pid &&
+         a.bundle == b.bundle && a.annotations == b.annotations;
 }
 
 }  // namespace

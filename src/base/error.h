@@ -59,8 +59,10 @@ Error sys_error(std::string op, std::string object = {});
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -85,7 +87,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -102,23 +105,25 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status ok() { return {}; }
+inline Status ok() {
+  return {};
+}
 
 }  // namespace berth
 
 // TRY(expr): evaluates a Result; returns its error from the enclosing function, else yields
 // the value. Uses a GNU statement expression (g++ and clang).
-#define TRY(expr)                                   \
-  ({                                                \
-    auto&& berth_try_r_ = (expr);                   \
+#define TRY(expr)                                                   \
+  ({                                                                \
+    auto&& berth_try_r_ = (expr);                                   \
     if (!berth_try_r_.ok()) return std::move(berth_try_r_).error(); \
-    std::move(berth_try_r_).value();                \
+    std::move(berth_try_r_).value();                                \
   })
 
 // TRY_CTX(expr, ctx): like TRY, adding a context line to the error on its way up.
-#define TRY_CTX(expr, ctx)                                              \
-  ({                                                                    \
-    auto&& berth_try_r_ = (expr);                                       \
+#define TRY_CTX(expr, ctx)                                                       \
+  ({                                                                             \
+    auto&& berth_try_r_ = (expr);                                                \
     if (!berth_try_r_.ok()) return std::move(berth_try_r_).error().context(ctx); \
-    std::move(berth_try_r_).value();                                    \
+    std::move(berth_try_r_).value();                                             \
   })

@@ -52,7 +52,8 @@ Status write_file(const std::string& path, std::string_view data) {
   return ok();
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Durability d) {
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                         Durability d) {
   bool sync = d == Durability::durable;
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
@@ -113,11 +114,14 @@ static Status remove_at(int dirfd, const char* name, const std::string& shown) {
   }
   ::closedir(d);
   if (!st) return st;
-  if (::unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) return sys_error("rmdir", shown);
+  if (::unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return sys_error("rmdir", shown);
   return ok();
 }
 
-Status remove_all(const std::string& path) { return remove_at(AT_FDCWD, path.c_str(), path); }
+Status remove_all(const std::string& path) {
+  return remove_at(AT_FDCWD, path.c_str(), path);
+}
 
 bool path_exists(const std::string& path) {
   struct stat st;

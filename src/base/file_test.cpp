@@ -42,8 +42,12 @@ TEST(File, CleanPathTable) {
   struct {
     const char* in;
     const char* out;
-  } cases[] = {{"", "/"},           {"/", "/"},         {"a/b", "/a/b"},
-               {"/a/../../b", "/b"}, {"//a//./b/", "/a/b"}, {"/../../etc/passwd", "/etc/passwd"}};
+  } cases[] = {{"", "/"},
+               {"/", "/"},
+               {"a/b", "/a/b"},
+               {"/a/../../b", "/b"},
+               {"//a//./b/", "/a/b"},
+               {"/../../etc/passwd", "/etc/passwd"}};
   for (auto& c : cases) EXPECT_EQ(clean_path(c.in), c.out) << c.in;
 }
 

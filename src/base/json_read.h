@@ -16,6 +16,7 @@ bool boolean(const nlohmann::json& obj, const char* key, bool* out);
 bool integer(const nlohmann::json& obj, const char* key, int64_t min, int64_t max, int64_t* out);
 bool unsigned_integer(const nlohmann::json& obj, const char* key, uint64_t* out);
 // An object whose values are all strings.
-bool string_map(const nlohmann::json& obj, const char* key, std::map<std::string, std::string>* out);
+bool string_map(const nlohmann::json& obj, const char* key,
+                std::map<std::string, std::string>* out);
 
 }  // namespace berth::json_read

@@ -14,10 +14,14 @@ Level g_level = Level::warning;
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warning: return "warning";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warning:
+      return "warning";
+    case Level::error:
+      return "error";
   }
   return "error";
 }
@@ -43,8 +47,12 @@ bool set_output(const std::string& path, Format format) {
   return true;
 }
 
-void set_level(Level level) { g_level = level; }
-bool debug_enabled() { return g_level == Level::debug; }
+void set_level(Level level) {
+  g_level = level;
+}
+bool debug_enabled() {
+  return g_level == Level::debug;
+}
 
 void write(Level level, std::string_view msg) {
   if (level < g_level && !(g_fd != 2 && level >= Level::info)) return;

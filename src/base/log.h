@@ -15,9 +15,17 @@ bool set_output(const std::string& path, Format format);
 void set_level(Level level);
 bool debug_enabled();
 void write(Level level, std::string_view msg);
-inline void debug(std::string_view m) { write(Level::debug, m); }
-inline void info(std::string_view m) { write(Level::info, m); }
-inline void warning(std::string_view m) { write(Level::warning, m); }
-inline void error(std::string_view m) { write(Level::error, m); }
+inline void debug(std::string_view m) {
+  write(Level::debug, m);
+}
+inline void info(std::string_view m) {
+  write(Level::info, m);
+}
+inline void warning(std::string_view m) {
+  write(Level::warning, m);
+}
+inline void error(std::string_view m) {
+  write(Level::error, m);
+}
 
 }  // namespace berth::log

@@ -87,7 +87,8 @@ Status make_v1_dir(const Hierarchy& h, const std::string& dir, std::vector<std::
   return ok();
 }
 
-Status make_v2_dir(const Hierarchy& h, const std::string& dir, bool enable, std::vector<std::string>* created) {
+Status make_v2_dir(const Hierarchy& h, const std::string& dir, bool enable,
+                   std::vector<std::string>* created) {
   std::string parent = h.mount_point;
   for (const auto& level : TRY(levels(h.mount_point, dir))) {
     if (enable) enable_controllers(parent);
@@ -219,12 +220,14 @@ Result<Cgroup> Cgroup::from_json(std::string_view json) {
   if (j.is_discarded() || !j.is_object() || !j.contains("dirs") || !j["dirs"].is_array())
     return Error::invalid(what, "(not an object with \"dirs\")");
   Cgroup cg;
-  if (!json_read::string(j, "path", &cg.path_)) return Error::invalid(what, "(\"path\" is not a string)");
+  if (!json_read::string(j, "path", &cg.path_))
+    return Error::invalid(what, "(\"path\" is not a string)");
   for (const auto& d : j["dirs"]) {
     if (!d.is_object() || !d.contains("path") || !d["path"].is_string())
       return Error::invalid(what, "(a directory without \"path\")");
     Dir dir{d["path"].get<std::string>(), false, {}};
-    if (!json_read::boolean(d, "v2", &dir.v2)) return Error::invalid(what, "(\"v2\" is not a boolean)");
+    if (!json_read::boolean(d, "v2", &dir.v2))
+      return Error::invalid(what, "(\"v2\" is not a boolean)");
     TRY(check_dir_path(dir.path));
     if (d.contains("controllers") && d["controllers"].is_array())
       for (const auto& c : d["controllers"])

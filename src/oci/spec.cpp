@@ -2,7 +2,8 @@
 
 namespace berth::oci {
 
-const char* const kNamespaceTypes[8] = {"user", "mount", "pid", "network", "ipc", "uts", "cgroup", "time"};
+const char* const kNamespaceTypes[8] = {"user", "mount", "pid",    "network",
+                                        "ipc",  "uts",   "cgroup", "time"};
 
 const Namespace* Spec::find_namespace(const std::string& type) const {
   if (!linux) return nullptr;

@@ -107,7 +107,7 @@ struct Device {
 
 struct DeviceCgroup {
   bool allow = false;
-  std::string type = "a";  // a, c, b
+  std::string type = "a";        // a, c, b
   std::optional<int64_t> major;  // absent = wildcard
   std::optional<int64_t> minor;
   std::string access = "rwm";

@@ -16,9 +16,11 @@ TEST(State, RoundTrips) {
            .bundle = "/var/lib/berth/box",
            .annotations = {{"org.example", "1"}}};
   std::string text = state_to_json(st);
-  EXPECT_EQ(text,
-            "{\"ociVersion\":\"1.1.0\",\"id\":\"box\",\"status\":\"running\",\"pid\":4242,"
-            "\"bundle\":\"/var/lib/berth/box\",\"annotations\":{\"org.example\":\"1\"}}");  // one line, for hooks
+  EXPECT_EQ(
+      text,
+      "{\"ociVersion\":\"1.1.0\",\"id\":\"box\",\"status\":\"running\",\"pid\":4242,"
+      "\"bundle\":\"/var/lib/berth/box\",\"annotations\":{\"org.example\":\"1\"}}");  // one line,
+                                                                                      // for hooks
   auto back = parse_state(text);
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(back->id, "box");

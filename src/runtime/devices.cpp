@@ -53,7 +53,8 @@ Status mknod_device(const oci::Device& d, int parent_fd, const std::string& name
   if (::mknodat(parent_fd, name.c_str(), mode, d.type == "p" ? 0 : dev) < 0)
     return sys_error("mknod", d.path);
   if (::fchmodat(parent_fd, name.c_str(), mode & 07777, 0) < 0) return sys_error("chmod", d.path);
-  if (::fchownat(parent_fd, name.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) < 0)
+  if (::fchownat(parent_fd, name.c_str(), d.uid.value_or(0), d.gid.value_or(0),
+                 AT_SYMLINK_NOFOLLOW) < 0)
     return sys_error("chown", d.path);
   return ok();
 }
@@ -91,9 +92,9 @@ Status create_dev_symlinks(int root_fd) {
     const char* target;
     const char* name;
   };
-  const Link links[] = {{"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"},
+  const Link links[] = {{"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
                         {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-                        {"pts/ptmx", "ptmx"},        {"/proc/kcore", "core"}};
+                        {"pts/ptmx", "ptmx"},          {"/proc/kcore", "core"}};
   UniqueFd dev_path = TRY(sys::mkdir_in_root(root_fd, "/dev"));
   UniqueFd dev = TRY(open_fd(sys::fd_path(dev_path.get()), O_RDONLY | O_DIRECTORY));
   for (const auto& l : links) {

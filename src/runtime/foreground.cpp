@@ -106,8 +106,10 @@ Result<int> SignalForwarding::wait(pid_t pid, int master) {
         }
       return sys::exit_status_of(ws);
     }
-    if (r < 0 && errno != EINTR) return sys_error("wait for container process", std::to_string(pid));
-    struct pollfd fds[3] = {{sigfd_, POLLIN, 0}, {master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
+    if (r < 0 && errno != EINTR)
+      return sys_error("wait for container process", std::to_string(pid));
+    struct pollfd fds[3] = {
+        {sigfd_, POLLIN, 0}, {master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
     if (::poll(fds, master >= 0 ? 3 : 1, -1) < 0 && errno != EINTR) return sys_error("poll");
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo si;
@@ -132,7 +134,8 @@ Status send_console(const std::string& socket_path, int master) {
   UniqueFd sock(s);
   struct sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) return Error(ENAMETOOLONG, "console socket", socket_path);
+  if (socket_path.size() >= sizeof addr.sun_path)
+    return Error(ENAMETOOLONG, "console socket", socket_path);
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
   if (::connect(s, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
     return sys_error("connect to console socket", socket_path);
@@ -149,7 +152,8 @@ Status send_console(const std::string& socket_path, int master) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (::sendmsg(s, &mh, MSG_NOSIGNAL) < 0) return sys_error("send pty to console socket", socket_path);
+  if (::sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
+    return sys_error("send pty to console socket", socket_path);
   return ok();
 }
 

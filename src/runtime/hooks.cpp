@@ -28,7 +28,8 @@ Status feed_state(int fd, const std::string& state) {
   while (off < state.size()) {
     ssize_t n = ::write(fd, state.data() + off, state.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno == EPIPE ? ok() : sys_error("write state to hook");  // hook may ignore stdin
+    if (n < 0)
+      return errno == EPIPE ? ok() : sys_error("write state to hook");  // hook may ignore stdin
     off += static_cast<size_t>(n);
   }
   return ok();
@@ -58,7 +59,8 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json, const char
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) < 0) return sys_error("pipe for hook", hook.path);
   UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-  std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+  std::vector<std::string> args =
+      hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
   auto argv = to_argv(args);
   auto envp = to_argv(hook.env);
   pid_t pid = ::fork();
@@ -78,7 +80,8 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json, const char
   bool timed_out = false;
   int ws = TRY(wait_with_timeout(pid, hook.timeout.value_or(0), &timed_out));
   std::string what = std::string(kind) + " hook " + hook.path;
-  if (timed_out) return Error(ETIMEDOUT, what, "timed out after " + std::to_string(*hook.timeout) + "s");
+  if (timed_out)
+    return Error(ETIMEDOUT, what, "timed out after " + std::to_string(*hook.timeout) + "s");
   if (ws != 0) {
     int st = sys::exit_status_of(ws);
     if (st == 127) return Error(ENOENT, what, "could not be executed");
@@ -87,7 +90,8 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json, const char
   return fed;
 }
 
-Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state_json, const char* kind) {
+Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state_json,
+                 const char* kind) {
   for (const auto& h : hooks) TRY(run_hook(h, state_json, kind));
   return ok();
 }

@@ -32,16 +32,17 @@ namespace {
   _exit(1);
 }
 
-#define CHILD_TRY(sock, expr)                      \
-  do {                                             \
-    auto&& child_r_ = (expr);                      \
+#define CHILD_TRY(sock, expr)                         \
+  do {                                                \
+    auto&& child_r_ = (expr);                         \
     if (!child_r_.ok()) fail(sock, child_r_.error()); \
   } while (0)
 
 Status expect_continue(const sys::SyncSocket& s, int64_t* value = nullptr) {
   sys::Msg m;
   if (!s.recv(&m)) return Error(EPIPE, "wait for the runtime", "(it went away)");
-  if (m.type != sys::MsgType::kContinue) return Error::invalid("unexpected message from the runtime");
+  if (m.type != sys::MsgType::kContinue)
+    return Error::invalid("unexpected message from the runtime");
   if (value != nullptr) *value = m.value;
   return ok();
 }
@@ -179,10 +180,12 @@ Status set_names(const InitConfig& cfg) {
   bool uts = (cfg.new_ns_flags & CLONE_NEWUTS) != 0;
   for (const auto& j : cfg.join) uts |= j.type == "uts";
   if ((!spec.hostname.empty() || !spec.domainname.empty()) && !uts)
-    return Error::invalid("hostname and domainname need a private UTS namespace (add linux.namespaces uts)");
+    return Error::invalid(
+        "hostname and domainname need a private UTS namespace (add linux.namespaces uts)");
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0)
     return sys_error("sethostname", spec.hostname);
-  if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0)
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0)
     return sys_error("setdomainname", spec.domainname);
   return ok();
 }
@@ -196,22 +199,27 @@ Status set_oom_score_adj(const oci::Process& p) {
 Status finalize_process(const InitConfig& cfg) {
   const oci::Process& p = *cfg.process;
   bool nnp = p.no_new_privileges;
-  if (!cfg.seccomp_bpf.empty() && !nnp) TRY(security::load_seccomp(cfg.seccomp_bpf, cfg.seccomp_flags));
+  if (!cfg.seccomp_bpf.empty() && !nnp)
+    TRY(security::load_seccomp(cfg.seccomp_bpf, cfg.seccomp_flags));
   if (cfg.has_caps) TRY(security::drop_bounding(cfg.caps.bounding));
   std::vector<gid_t> groups(p.user.additional_gids.begin(), p.user.additional_gids.end());
   if (::setgroups(groups.size(), groups.data()) < 0 && errno != EPERM)
     return sys_error("setgroups", "process.user.additionalGids");
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return sys_error("prctl", "PR_SET_KEEPCAPS");
   if (::setresgid(p.user.gid, p.user.gid, p.user.gid) < 0)
-    return sys_error("setresgid", std::to_string(p.user.gid) + " (is it mapped in the user namespace?)");
+    return sys_error("setresgid",
+                     std::to_string(p.user.gid) + " (is it mapped in the user namespace?)");
   if (::setresuid(p.user.uid, p.user.uid, p.user.uid) < 0)
-    return sys_error("setresuid", std::to_string(p.user.uid) + " (is it mapped in the user namespace?)");
+    return sys_error("setresuid",
+                     std::to_string(p.user.uid) + " (is it mapped in the user namespace?)");
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return sys_error("prctl", "PR_SET_KEEPCAPS");
   if (cfg.has_caps) TRY(security::apply_caps(cfg.caps));
   if (p.user.umask) ::umask(*p.user.umask);
   if (::chdir(p.cwd.c_str()) < 0) return sys_error("chdir to process.cwd", p.cwd);
-  if (nnp && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sys_error("prctl", "PR_SET_NO_NEW_PRIVS");
-  if (!cfg.seccomp_bpf.empty() && nnp) TRY(security::load_seccomp(cfg.seccomp_bpf, cfg.seccomp_flags));
+  if (nnp && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return sys_error("prctl", "PR_SET_NO_NEW_PRIVS");
+  if (!cfg.seccomp_bpf.empty() && nnp)
+    TRY(security::load_seccomp(cfg.seccomp_bpf, cfg.seccomp_flags));
   return ok();
 }
 
@@ -241,15 +249,21 @@ std::string hook_state(const InitConfig& cfg, int64_t pid, const char* status) {
 }
 
 Status setup_container(const InitConfig& cfg, const sys::SyncSocket& s, int64_t* host_pid) {
-  RootfsContext rc{cfg.spec, cfg.rootfs, cfg.bundle, cfg.new_userns || (!cfg.join.empty() && cfg.join.front().type == "user"),
-                   (cfg.new_ns_flags & CLONE_NEWCGROUP) != 0, cfg.no_pivot};
+  RootfsContext rc{cfg.spec,
+                   cfg.rootfs,
+                   cfg.bundle,
+                   cfg.new_userns || (!cfg.join.empty() && cfg.join.front().type == "user"),
+                   (cfg.new_ns_flags & CLONE_NEWCGROUP) != 0,
+                   cfg.no_pivot};
   if (!(cfg.new_ns_flags & CLONE_NEWNS))
-    return Error::invalid("a new mount namespace is required (add {\"type\": \"mount\"} to linux.namespaces)");
+    return Error::invalid(
+        "a new mount namespace is required (add {\"type\": \"mount\"} to linux.namespaces)");
   TRY(prepare_rootfs(rc));
   if (cfg.want_hooks_point) {
     if (!sys::send_simple(s, sys::MsgType::kHooksPoint)) return Error(EPIPE, "signal hooks point");
     TRY(expect_continue(s, host_pid));
-    TRY(run_hooks(cfg.spec->hooks.create_container, hook_state(cfg, *host_pid, "created"), "createContainer"));
+    TRY(run_hooks(cfg.spec->hooks.create_container, hook_state(cfg, *host_pid, "created"),
+                  "createContainer"));
   }
   TRY(switch_root(rc));
   if (cfg.process->terminal) TRY(setup_terminal(s, true));
@@ -286,7 +300,8 @@ void run_stage2(const InitConfig& cfg, const sys::SyncSocket& s) {
   if (!sys::send_simple(s, sys::MsgType::kReady)) _exit(1);
   CHILD_TRY(s, wait_for_start(cfg, s));
   if (!cfg.exec_mode)
-    CHILD_TRY(s, run_hooks(cfg.spec->hooks.start_container, hook_state(cfg, host_pid, "running"), "startContainer"));
+    CHILD_TRY(s, run_hooks(cfg.spec->hooks.start_container, hook_state(cfg, host_pid, "running"),
+                           "startContainer"));
   CHILD_TRY(s, finalize_process(cfg));
   std::vector<char*> argv, envp;
   for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -33,16 +33,16 @@ struct InitConfig {
   std::string id;
   std::string rootfs;
   std::string bundle;
-  std::vector<JoinNs> join;   // in the order they must be joined (user first)
-  int new_ns_flags = 0;       // CLONE_NEW* to unshare (user handled apart)
+  std::vector<JoinNs> join;  // in the order they must be joined (user first)
+  int new_ns_flags = 0;      // CLONE_NEW* to unshare (user handled apart)
   bool new_userns = false;
-  bool exec_mode = false;     // joining a running container: no rootfs work
+  bool exec_mode = false;  // joining a running container: no rootfs work
   bool no_pivot = false;
-  int fifo_fd = -1;           // O_PATH fd of exec.fifo; -1: wait on the sync socket
-  bool wait_for_start = true; // false: exec right after setup
+  int fifo_fd = -1;               // O_PATH fd of exec.fifo; -1: wait on the sync socket
+  bool wait_for_start = true;     // false: exec right after setup
   bool want_hooks_point = false;  // stop for prestart/createRuntime hooks and the pid
   bool die_with_parent = false;   // PR_SET_PDEATHSIG: foreground run (Slurm cancels)
-  std::string seccomp_bpf;    // compiled by the runtime; empty = none
+  std::string seccomp_bpf;        // compiled by the runtime; empty = none
   std::vector<std::string> seccomp_flags;
   security::CapSets caps;
   bool has_caps = false;

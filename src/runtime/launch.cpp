@@ -16,7 +16,8 @@ namespace {
 std::string map_text(const std::vector<oci::IdMapping>& m) {
   std::string out;
   for (const auto& e : m)
-    out += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " + std::to_string(e.size) + "\n";
+    out += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " +
+           std::to_string(e.size) + "\n";
   return out;
 }
 
@@ -42,8 +43,11 @@ Status run_id_helper(const char* helper, pid_t pid, const std::vector<oci::IdMap
   }
   int ws = TRY(sys::wait_for(child));
   if (sys::exit_status_of(ws) == 127)
-    return Error(ENOENT, std::string(helper) + " is needed to map more than your own id (install package uidmap)");
-  if (ws != 0) return Error::invalid(std::string(helper) + " failed (are the ranges in /etc/subuid and /etc/subgid?)");
+    return Error(ENOENT, std::string(helper) +
+                             " is needed to map more than your own id (install package uidmap)");
+  if (ws != 0)
+    return Error::invalid(std::string(helper) +
+                          " failed (are the ranges in /etc/subuid and /etc/subgid?)");
   return ok();
 }
 
@@ -54,17 +58,20 @@ Status write_id_maps(pid_t pid, const oci::Linux& linux) {
   bool root = ::geteuid() == 0;
   if (!linux.uid_mappings.empty()) {
     if (root || only_own_id(linux.uid_mappings, ::geteuid())) {
-      TRY_CTX(write_file(proc + "/uid_map", map_text(linux.uid_mappings)), "write linux.uidMappings");
+      TRY_CTX(write_file(proc + "/uid_map", map_text(linux.uid_mappings)),
+              "write linux.uidMappings");
     } else {
       TRY(run_id_helper("newuidmap", pid, linux.uid_mappings));
     }
   }
   if (!linux.gid_mappings.empty()) {
     if (root) {
-      TRY_CTX(write_file(proc + "/gid_map", map_text(linux.gid_mappings)), "write linux.gidMappings");
+      TRY_CTX(write_file(proc + "/gid_map", map_text(linux.gid_mappings)),
+              "write linux.gidMappings");
     } else if (only_own_id(linux.gid_mappings, ::getegid())) {
       TRY(write_file(proc + "/setgroups", "deny"));
-      TRY_CTX(write_file(proc + "/gid_map", map_text(linux.gid_mappings)), "write linux.gidMappings");
+      TRY_CTX(write_file(proc + "/gid_map", map_text(linux.gid_mappings)),
+              "write linux.gidMappings");
     } else {
       TRY(run_id_helper("newgidmap", pid, linux.gid_mappings));
     }
@@ -96,7 +103,9 @@ struct Driver {
         out.pid = static_cast<pid_t>(m.value);
         int ws = TRY(sys::wait_for(stage1));
         stage1 = 0;
-        if (ws != 0) return Error::invalid("container setup: stage 1 exited with status " + std::to_string(sys::exit_status_of(ws)));
+        if (ws != 0)
+          return Error::invalid("container setup: stage 1 exited with status " +
+                                std::to_string(sys::exit_status_of(ws)));
         return ok();
       }
       case sys::MsgType::kHooksPoint:

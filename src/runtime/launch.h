@@ -16,14 +16,14 @@
 namespace berth::runtime {
 
 struct LaunchCallbacks {
-  std::function<Status(pid_t stage1)> enter_cgroup;    // before stage 1 goes on
-  std::function<Status(pid_t init)> at_hooks_point;    // mounts are ready (create only)
+  std::function<Status(pid_t stage1)> enter_cgroup;  // before stage 1 goes on
+  std::function<Status(pid_t init)> at_hooks_point;  // mounts are ready (create only)
 };
 
 struct LaunchResult {
-  pid_t pid = 0;            // the container process (stage 2)
-  UniqueFd console;         // pty master, when process.terminal
-  sys::SyncSocket sock;     // still open: the socket start gate, EOF at execve
+  pid_t pid = 0;         // the container process (stage 2)
+  UniqueFd console;      // pty master, when process.terminal
+  sys::SyncSocket sock;  // still open: the socket start gate, EOF at execve
 };
 
 // Forks and drives the child until it reports ready (or fails: then every process it made

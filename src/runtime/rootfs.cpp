@@ -27,7 +27,9 @@ Status do_mount(const std::string& src, const std::string& target, const char* t
                 unsigned long flags, const std::string& data, const std::string& shown) {
   if (::mount(src.empty() ? nullptr : src.c_str(), target.c_str(), type, flags,
               data.empty() ? nullptr : data.c_str()) < 0)
-    return sys_error(std::string("mount ") + (type ? type : "") + " " + (src.empty() ? "none" : src) + " on", shown);
+    return sys_error(
+        std::string("mount ") + (type ? type : "") + " " + (src.empty() ? "none" : src) + " on",
+        shown);
   return ok();
 }
 
@@ -61,7 +63,8 @@ std::string mount_source(const oci::Mount& m, const std::string& bundle) {
   return path_join(bundle, m.source);
 }
 
-Status bind_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx, int root_fd) {
+Status bind_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx,
+                  int root_fd) {
   std::string src = mount_source(m, ctx.bundle);
   struct stat st;
   if (::stat(src.c_str(), &st) < 0) return sys_error("mount source", src);
@@ -85,7 +88,8 @@ Status bind_mount(const oci::Mount& m, const MountOptions& o, const RootfsContex
 
 // cgroup mounts: cgroup2 where the host is v2 (or hybrid with the unified hierarchy only),
 // otherwise a tmpfs with one cgroup v1 mount per hierarchy, like runc.
-Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx, int root_fd);
+Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx,
+                    int root_fd);
 
 // The mount data without its gid=N option.
 std::string without_gid(const std::string& data) {
@@ -101,7 +105,8 @@ Status fs_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext&
   unsigned long flags = o.flags & ~MS_REMOUNT;
   UniqueFd old_contents;  // tmpcopyup: the directory as it was, still reachable once covered
   if (o.tmpcopyup) {
-    if (m.type != "tmpfs") return Error::invalid("tmpcopyup is only for tmpfs mounts:", m.destination);
+    if (m.type != "tmpfs")
+      return Error::invalid("tmpcopyup is only for tmpfs mounts:", m.destination);
     old_contents = TRY(open_fd(target, O_RDONLY | O_DIRECTORY));
   }
   Status st = do_mount(m.source.empty() ? m.type : m.source, target, m.type.c_str(), flags, o.data,
@@ -111,18 +116,19 @@ Status fs_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext&
     // A bundle written for root asks for gid=5 (tty), which is not mapped when an ordinary
     // user runs it (Slurm runs RunTimeRun as the job's user): the ptys then belong to the
     // user's own group, as with crun.
-    st = do_mount(m.source.empty() ? m.type : m.source, target, m.type.c_str(), flags, without_gid(o.data),
-                  m.destination);
+    st = do_mount(m.source.empty() ? m.type : m.source, target, m.type.c_str(), flags,
+                  without_gid(o.data), m.destination);
   }
-  if (!st && ctx.in_userns && st.error().code() == EPERM && (m.type == "sysfs" || m.type == "mqueue")) {
+  if (!st && ctx.in_userns && st.error().code() == EPERM &&
+      (m.type == "sysfs" || m.type == "mqueue")) {
     // A user namespace without its own network/ipc namespace cannot mount these: bind the host's.
     std::string host = m.type == "sysfs" ? "/sys" : "/dev/mqueue";
     st = do_mount(host, target, nullptr, MS_BIND | MS_REC, "", m.destination);
     if (st && (flags & MS_RDONLY)) {
       target_fd = TRY(sys::open_in_root(root_fd, m.destination, O_PATH));
       target = sys::fd_path(target_fd.get());
-      st = do_mount("", target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(target), "",
-                    m.destination);
+      st = do_mount("", target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(target),
+                    "", m.destination);
     }
   }
   TRY(st);
@@ -144,7 +150,8 @@ Status mount_one(const oci::Mount& m, const RootfsContext& ctx, int root_fd) {
   if (o.idmap) return Error(ENOTSUP, "idmapped mounts are not supported yet:", m.destination);
   if (m.type == "bind" || o.bind) return bind_mount(m, o, ctx, root_fd);
   if (m.type == "cgroup") return mount_cgroup(m, o, ctx, root_fd);
-  if (m.type.empty()) return Error::invalid("mount has no type and is not a bind mount:", m.destination);
+  if (m.type.empty())
+    return Error::invalid("mount has no type and is not a bind mount:", m.destination);
   return fs_mount(m, o, ctx, root_fd);
 }
 
@@ -170,14 +177,16 @@ Result<std::vector<std::pair<std::string, std::string>>> v1_hierarchies() {
   return out;
 }
 
-Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx, int root_fd) {
+Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx,
+                    int root_fd) {
   UniqueFd target_fd = TRY(sys::mkdir_in_root(root_fd, m.destination));
   std::string target = sys::fd_path(target_fd.get());
   unsigned long flags = (o.flags & ~(MS_REMOUNT | MS_RDONLY)) | MS_NOSUID | MS_NOEXEC | MS_NODEV;
   bool ro = o.flags & MS_RDONLY;
   auto v1 = TRY(v1_hierarchies());
   if (v1.empty()) {
-    Status st = do_mount("cgroup2", target, "cgroup2", flags | (ro ? MS_RDONLY : 0), "", m.destination);
+    Status st =
+        do_mount("cgroup2", target, "cgroup2", flags | (ro ? MS_RDONLY : 0), "", m.destination);
     if (!st && !ctx.new_cgroupns)  // without a cgroup namespace: show the host's hierarchy
       st = do_mount("/sys/fs/cgroup", target, nullptr, MS_BIND | MS_REC, "", m.destination);
     return st;
@@ -186,14 +195,18 @@ Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsCont
   for (const auto& [name, opts] : v1) {
     std::string sub = m.destination + "/" + name;
     UniqueFd sfd = TRY(sys::mkdir_in_root(root_fd, sub));
-    Status st = do_mount("cgroup", sys::fd_path(sfd.get()), "cgroup", flags | (ro ? MS_RDONLY : 0), opts, sub);
-    if (!st) st = do_mount("/sys/fs/cgroup/" + name, sys::fd_path(sfd.get()), nullptr, MS_BIND | MS_REC, "", sub);
+    Status st = do_mount("cgroup", sys::fd_path(sfd.get()), "cgroup", flags | (ro ? MS_RDONLY : 0),
+                         opts, sub);
+    if (!st)
+      st = do_mount("/sys/fs/cgroup/" + name, sys::fd_path(sfd.get()), nullptr, MS_BIND | MS_REC,
+                    "", sub);
     TRY(st);
   }
   if (is_directory("/sys/fs/cgroup/unified")) {
     std::string sub = m.destination + "/unified";
     UniqueFd sfd = TRY(sys::mkdir_in_root(root_fd, sub));
-    (void)do_mount("cgroup2", sys::fd_path(sfd.get()), "cgroup2", flags | (ro ? MS_RDONLY : 0), "", sub);
+    (void)do_mount("cgroup2", sys::fd_path(sfd.get()), "cgroup2", flags | (ro ? MS_RDONLY : 0), "",
+                   sub);
   }
   if (ro) {
     target_fd = TRY(sys::open_in_root(root_fd, m.destination, O_PATH));
@@ -205,7 +218,8 @@ Status mount_cgroup(const oci::Mount& m, const MountOptions& o, const RootfsCont
 
 bool dev_is_bind_mounted(const oci::Spec& spec) {
   for (const auto& m : spec.mounts)
-    if (m.destination == "/dev" && (m.type == "bind" || sys::parse_mount_options(m.options).bind)) return true;
+    if (m.destination == "/dev" && (m.type == "bind" || sys::parse_mount_options(m.options).bind))
+      return true;
   return false;
 }
 
@@ -261,7 +275,8 @@ Status switch_root(const RootfsContext& ctx) {
 
 static Status mask_path(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) < 0) return errno == ENOENT ? ok() : sys_error("stat masked path", path);
+  if (::stat(path.c_str(), &st) < 0)
+    return errno == ENOENT ? ok() : sys_error("stat masked path", path);
   if (S_ISDIR(st.st_mode)) return do_mount("tmpfs", path, "tmpfs", MS_RDONLY, "", path);
   return do_mount("/dev/null", path, nullptr, MS_BIND, "", path);
 }
@@ -269,7 +284,8 @@ static Status mask_path(const std::string& path) {
 static Status readonly_path(const std::string& path) {
   Status st = do_mount(path, path, nullptr, MS_BIND | MS_REC, "", path);
   if (!st) return st.error().code() == ENOENT ? ok() : st;
-  return do_mount("", path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path), "", path);
+  return do_mount("", path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | locked_flags(path),
+                  "", path);
 }
 
 Status finish_rootfs(const RootfsContext& ctx) {

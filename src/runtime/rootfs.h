@@ -12,9 +12,9 @@ namespace berth::runtime {
 
 struct RootfsContext {
   const oci::Spec* spec = nullptr;
-  std::string rootfs;   // absolute host path
-  std::string bundle;   // for relative mount sources
-  bool in_userns = false;   // mknod and some mounts are impossible there
+  std::string rootfs;      // absolute host path
+  std::string bundle;      // for relative mount sources
+  bool in_userns = false;  // mknod and some mounts are impossible there
   bool new_cgroupns = false;
   bool no_pivot = false;
 };

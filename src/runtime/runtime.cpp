@@ -53,7 +53,8 @@ void adapt_for_caller(oci::Spec& spec) {
   if (::geteuid() == 0) return;
   if (!spec.linux) spec.linux.emplace();
   oci::Linux& l = *spec.linux;
-  if (spec.find_namespace("user") == nullptr) l.namespaces.insert(l.namespaces.begin(), {"user", ""});
+  if (spec.find_namespace("user") == nullptr)
+    l.namespaces.insert(l.namespaces.begin(), {"user", ""});
   const oci::Namespace* user = spec.find_namespace("user");
   if (user->path.empty() && l.uid_mappings.empty()) l.uid_mappings.push_back({0, ::geteuid(), 1});
   if (user->path.empty() && l.gid_mappings.empty()) l.gid_mappings.push_back({0, ::getegid(), 1});
@@ -64,7 +65,8 @@ void adapt_for_caller(oci::Spec& spec) {
 // is moot: in a user namespace no device node can be made, and bind-mounted ones keep their
 // host permissions. So such a bundle still runs without a cgroup, as with crun.
 bool sets_limits(const oci::Resources& r) {
-  return r.memory || r.cpu || r.pids || r.block_io || !r.hugepage_limits.empty() || !r.unified.empty();
+  return r.memory || r.cpu || r.pids || r.block_io || !r.hugepage_limits.empty() ||
+         !r.unified.empty();
 }
 
 Status check_mount_sources(const oci::Spec& spec, const std::string& bundle) {
@@ -72,13 +74,15 @@ Status check_mount_sources(const oci::Spec& spec, const std::string& bundle) {
     bool bind = m.type == "bind";
     for (const auto& o : m.options) bind |= o == "bind" || o == "rbind";
     if (!bind) continue;
-    std::string src = m.source.empty() || m.source[0] == '/' ? m.source : path_join(bundle, m.source);
+    std::string src =
+        m.source.empty() || m.source[0] == '/' ? m.source : path_join(bundle, m.source);
     if (!path_exists(src)) return Error(ENOENT, "mount source for " + m.destination, src);
   }
   return ok();
 }
 
-oci::State make_state(const ContainerRecord& r, const std::string& status, const std::string& version) {
+oci::State make_state(const ContainerRecord& r, const std::string& status,
+                      const std::string& version) {
   oci::State s;
   s.oci_version = version.empty() ? "1.1.0" : version;
   s.id = r.id;
@@ -131,7 +135,8 @@ Result<std::vector<JoinNs>> open_joined(const oci::Spec& spec, std::vector<Uniqu
   for (const char* type : oci::kNamespaceTypes) {
     const oci::Namespace* ns = spec.find_namespace(type);
     if (ns == nullptr || ns->path.empty()) continue;
-    UniqueFd fd = TRY_CTX(sys::open_namespace(ns->path, type), "join linux.namespaces " + std::string(type));
+    UniqueFd fd =
+        TRY_CTX(sys::open_namespace(ns->path, type), "join linux.namespaces " + std::string(type));
     out.push_back({type, fd.get()});
     keep.push_back(std::move(fd));
   }
@@ -146,8 +151,8 @@ int new_namespace_flags(const oci::Spec& spec) {
   return flags;
 }
 
-oci::DeviceCgroup allow_rule(const char* type, std::optional<int64_t> major, std::optional<int64_t> minor,
-                             const char* access) {
+oci::DeviceCgroup allow_rule(const char* type, std::optional<int64_t> major,
+                             std::optional<int64_t> minor, const char* access) {
   oci::DeviceCgroup d;
   d.allow = true;
   d.type = type;
@@ -164,7 +169,8 @@ std::vector<oci::DeviceCgroup> device_rules(const oci::Spec& spec) {
   std::vector<oci::DeviceCgroup> rules = spec.linux->resources->devices;
   for (const auto& d : spec.linux->devices)
     rules.push_back(allow_rule(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"));
-  const std::pair<int64_t, int64_t> defaults[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}};
+  const std::pair<int64_t, int64_t> defaults[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8},
+                                                  {1, 9}, {5, 0}, {5, 1}, {5, 2}};
   rules.push_back(allow_rule("c", std::nullopt, std::nullopt, "m"));
   rules.push_back(allow_rule("b", std::nullopt, std::nullopt, "m"));
   for (auto [maj, min] : defaults) rules.push_back(allow_rule("c", maj, min, "rwm"));
@@ -190,17 +196,20 @@ Result<oci::Spec> Runtime::spec_of(const std::string& id) {
   return spec;
 }
 
-Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate, bool die_with_parent) {
+Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate,
+                                          bool die_with_parent) {
   Launched L;
   std::string bundle = o.bundle.empty() ? "." : o.bundle;
   if (!is_directory(bundle)) return Error(ENOENT, "bundle", bundle);
   bundle = TRY(real_path(bundle));
-  std::string config_text = TRY_CTX(read_config(bundle + "/config.json"), "load " + bundle + "/config.json");
+  std::string config_text =
+      TRY_CTX(read_config(bundle + "/config.json"), "load " + bundle + "/config.json");
   L.spec = TRY(oci::parse_spec(config_text));
   oci::Spec& spec = L.spec;
   if (!spec.process) return Error::invalid("config.json has no process to run");
   adapt_for_caller(spec);
-  std::string rootfs = spec.root.path[0] == '/' ? spec.root.path : path_join(bundle, spec.root.path);
+  std::string rootfs =
+      spec.root.path[0] == '/' ? spec.root.path : path_join(bundle, spec.root.path);
   if (!is_directory(rootfs)) return Error(ENOENT, "rootfs", rootfs);
   rootfs = TRY(real_path(rootfs));
   TRY(check_mount_sources(spec, bundle));
@@ -214,7 +223,8 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   TRY(write_file_atomic(store_.config_path(o.id), config_text, 0600, Durability::volatile_ok));
 
   if (spec.linux && spec.linux->seccomp) {
-    cfg.seccomp_bpf = TRY(security::compile_seccomp_cached(*spec.linux->seccomp, opts_.seccomp_cache));
+    cfg.seccomp_bpf =
+        TRY(security::compile_seccomp_cached(*spec.linux->seccomp, opts_.seccomp_cache));
     cfg.seccomp_flags = spec.linux->seccomp->flags;
   }
   if (spec.process->capabilities) {
@@ -223,12 +233,15 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   }
   auto layout = TRY(cgroup::Layout::detect());
   std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
-  bool need_v2 = layout.mode() == cgroup::Mode::v2 ||
-                 (spec.linux && spec.linux->resources && !spec.linux->resources->hugepage_limits.empty());
-  auto cg = cgroup::Cgroup::create(cg_path, o.id, layout,
-                                   need_v2 ? cgroup::Cgroup::V2Controllers::enable : cgroup::Cgroup::V2Controllers::leave);
+  bool need_v2 =
+      layout.mode() == cgroup::Mode::v2 ||
+      (spec.linux && spec.linux->resources && !spec.linux->resources->hugepage_limits.empty());
+  auto cg = cgroup::Cgroup::create(
+      cg_path, o.id, layout,
+      need_v2 ? cgroup::Cgroup::V2Controllers::enable : cgroup::Cgroup::V2Controllers::leave);
   if (!cg) {
-    if (::geteuid() == 0 || (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources)))
+    if (::geteuid() == 0 ||
+        (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources)))
       return std::move(cg).error().context("create the container's cgroup");
     log::debug("no cgroup for rootless container: " + cg.error().message());
   } else {
@@ -242,7 +255,8 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
 
   UniqueFd fifo;
   if (gate == StartGate::fifo) {
-    if (::mkfifo(store_.fifo_path(o.id).c_str(), 0600) < 0) return sys_error("mkfifo", store_.fifo_path(o.id));
+    if (::mkfifo(store_.fifo_path(o.id).c_str(), 0600) < 0)
+      return sys_error("mkfifo", store_.fifo_path(o.id));
     fifo = TRY(open_fd(store_.fifo_path(o.id), O_PATH));
   }
 
@@ -258,8 +272,8 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   cfg.fifo_fd = fifo.get();
   cfg.die_with_parent = die_with_parent;
   const oci::Hooks& h = spec.hooks;
-  cfg.want_hooks_point = !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty() ||
-                         !h.start_container.empty();
+  cfg.want_hooks_point = !h.prestart.empty() || !h.create_runtime.empty() ||
+                         !h.create_container.empty() || !h.start_container.empty();
 
   ContainerRecord& rec = L.rec;
   rec.id = o.id;
@@ -289,7 +303,8 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
     TRY(send_console(o.console_socket, L.lr.console.get()));
     L.lr.console.reset();
   } else if (spec.process->terminal && o.console_socket.empty() && gate == StartGate::fifo) {
-    return Error::invalid("process.terminal is true: --console-socket is required to receive the pty");
+    return Error::invalid(
+        "process.terminal is true: --console-socket is required to receive the pty");
   }
   guard.release();
   return L;
@@ -341,7 +356,8 @@ Status Runtime::run_poststart(const std::string& id) {
 Status Runtime::start(const std::string& id) {
   ContainerRecord r = TRY(store_.load(id));
   std::string status = TRY(status_of(r));
-  if (status != "created") return Error::invalid("cannot start container " + id + ": it is " + status + ", not created");
+  if (status != "created")
+    return Error::invalid("cannot start container " + id + ": it is " + status + ", not created");
   int fd = ::open(store_.fifo_path(id).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return sys_error("open exec fifo", store_.fifo_path(id));
   UniqueFd fifo(fd);
@@ -349,7 +365,8 @@ Status Runtime::start(const std::string& id) {
     struct pollfd p = {fd, POLLIN, 0};
     int n = ::poll(&p, 1, 100);
     if (n > 0 && (p.revents & POLLIN)) break;
-    if (!alive(r)) return Error::invalid("cannot start container " + id + ": its init process exited");
+    if (!alive(r))
+      return Error::invalid("cannot start container " + id + ": its init process exited");
   }
   char c;
   if (::read(fd, &c, 1) != 1) return sys_error("read exec fifo", store_.fifo_path(id));
@@ -363,7 +380,8 @@ Status Runtime::kill(const std::string& id, int sig, bool all) {
   // "container not running" is runc's wording: containerd's shim matches it to tell "already
   // exited" from a failure. --all still reaches what is left in the cgroup of a stopped
   // container (without a pid namespace, processes outlive the init), as with runc.
-  if (status == "stopped" && !all) return Error::invalid("cannot kill container " + id + ": container not running");
+  if (status == "stopped" && !all)
+    return Error::invalid("cannot kill container " + id + ": container not running");
   if (all && !r.cgroup.empty()) {
     auto cg = TRY(cgroup::Cgroup::from_json(r.cgroup));
     return cg.kill_all(sig);
@@ -380,7 +398,8 @@ Status Runtime::remove(const std::string& id, bool force) {
   if (!r.cgroup.empty()) cg = TRY(cgroup::Cgroup::from_json(r.cgroup));
   if (status != "stopped") {
     if (status != "created" && !force)
-      return Error::invalid("cannot delete container " + id + ": it is " + status + " (stop it or use --force)");
+      return Error::invalid("cannot delete container " + id + ": it is " + status +
+                            " (stop it or use --force)");
     if (cg) {
       if (status == "paused") (void)cg->thaw();
       (void)cg->kill_all(SIGKILL);
@@ -395,7 +414,9 @@ Status Runtime::remove(const std::string& id, bool force) {
   }
   auto spec = spec_of(id);
   if (spec && !spec->hooks.poststop.empty()) {
-    Status s = run_hooks(spec->hooks.poststop, oci::state_to_json(make_state(r, "stopped", spec->oci_version)), "poststop");
+    Status s =
+        run_hooks(spec->hooks.poststop,
+                  oci::state_to_json(make_state(r, "stopped", spec->oci_version)), "poststop");
     if (!s) log::warning(s.error().message());
   }
   return store_.remove(id);
@@ -404,15 +425,18 @@ Status Runtime::remove(const std::string& id, bool force) {
 Status Runtime::pause(const std::string& id) {
   ContainerRecord r = TRY(store_.load(id));
   std::string status = TRY(status_of(r));
-  if (status != "running") return Error::invalid("cannot pause container " + id + ": it is " + status);
-  if (r.cgroup.empty()) return Error::invalid("cannot pause container " + id + ": it has no cgroup");
+  if (status != "running")
+    return Error::invalid("cannot pause container " + id + ": it is " + status);
+  if (r.cgroup.empty())
+    return Error::invalid("cannot pause container " + id + ": it has no cgroup");
   return TRY(cgroup::Cgroup::from_json(r.cgroup)).freeze();
 }
 
 Status Runtime::resume(const std::string& id) {
   ContainerRecord r = TRY(store_.load(id));
   std::string status = TRY(status_of(r));
-  if (status != "paused") return Error::invalid("cannot resume container " + id + ": it is " + status + ", not paused");
+  if (status != "paused")
+    return Error::invalid("cannot resume container " + id + ": it is " + status + ", not paused");
   return TRY(cgroup::Cgroup::from_json(r.cgroup)).thaw();
 }
 
@@ -464,13 +488,15 @@ Result<int> Runtime::exec(const std::string& id, const ExecOptions& o) {
     struct stat mine, theirs;
     std::string path = "/proc/" + std::to_string(r.pid) + "/ns/" + name;
     if (::stat(path.c_str(), &theirs) < 0) continue;
-    if (::stat(("/proc/self/ns/" + name).c_str(), &mine) == 0 && mine.st_ino == theirs.st_ino) continue;
+    if (::stat(("/proc/self/ns/" + name).c_str(), &mine) == 0 && mine.st_ino == theirs.st_ino)
+      continue;
     UniqueFd fd = TRY(sys::open_namespace(path, type));
     cfg.join.push_back({type, fd.get()});
     ns_fds.push_back(std::move(fd));
   }
   if (spec.linux && spec.linux->seccomp) {
-    cfg.seccomp_bpf = TRY(security::compile_seccomp_cached(*spec.linux->seccomp, opts_.seccomp_cache));
+    cfg.seccomp_bpf =
+        TRY(security::compile_seccomp_cached(*spec.linux->seccomp, opts_.seccomp_cache));
     cfg.seccomp_flags = spec.linux->seccomp->flags;
   }
   if (o.process.capabilities) {

@@ -22,7 +22,7 @@ namespace berth::runtime {
 
 struct RuntimeOptions {
   std::string root = "/run/berth-runtime";  // state of every container
-  std::string seccomp_cache;                  // compiled filters; empty: <root>/.seccomp-cache
+  std::string seccomp_cache;                // compiled filters; empty: <root>/.seccomp-cache
 };
 
 struct CreateOptions {

@@ -17,12 +17,12 @@ namespace berth::runtime {
 
 struct ContainerRecord {
   std::string id;
-  std::string bundle;         // absolute
-  std::string rootfs;         // absolute
-  pid_t pid = 0;              // the container's init, as the host sees it
-  uint64_t pid_start = 0;     // its start time (ticks), to spot a recycled pid
-  std::string created;        // RFC 3339
-  std::string cgroup;         // cgroup::Cgroup::to_json(), empty when none
+  std::string bundle;      // absolute
+  std::string rootfs;      // absolute
+  pid_t pid = 0;           // the container's init, as the host sees it
+  uint64_t pid_start = 0;  // its start time (ticks), to spot a recycled pid
+  std::string created;     // RFC 3339
+  std::string cgroup;      // cgroup::Cgroup::to_json(), empty when none
   std::map<std::string, std::string> annotations;
   bool stopped_by_delete = false;
 };

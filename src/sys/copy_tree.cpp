@@ -33,10 +33,12 @@ Status copy_by_read(int in, int out, const char* name) {
 Status copy_file(int src_dir, int dst_dir, const char* name, const struct stat& st) {
   UniqueFd in(::openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!in) return sys_error("open for copy", name);
-  UniqueFd out(::openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777));
+  UniqueFd out(::openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        st.st_mode & 07777));
   if (!out) return sys_error("create copy", name);
   for (off_t left = st.st_size; left > 0;) {
-    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    ssize_t n =
+        ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
       return copy_by_read(in.get(), out.get(), name);
@@ -49,7 +51,8 @@ Status copy_file(int src_dir, int dst_dir, const char* name, const struct stat& 
 
 Status copy_entry(int src_dir, int dst_dir, const char* name) {
   struct stat st;
-  if (::fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return sys_error("stat for copy", name);
+  if (::fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return sys_error("stat for copy", name);
   if (S_ISDIR(st.st_mode)) {
     if (::mkdirat(dst_dir, name, st.st_mode & 07777) < 0) return sys_error("mkdir copy", name);
     UniqueFd s(::openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

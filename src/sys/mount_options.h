@@ -13,12 +13,12 @@
 namespace berth::sys {
 
 struct MountOptions {
-  unsigned long flags = 0;            // MS_* flags for the mount itself
-  unsigned long clear_flags = 0;      // flags explicitly turned off (rw, suid, dev, exec...)
-  unsigned long propagation = 0;      // MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (|MS_REC)
-  uint64_t rec_attr_set = 0;          // MOUNT_ATTR_* applied recursively (rro, rnosuid...)
+  unsigned long flags = 0;        // MS_* flags for the mount itself
+  unsigned long clear_flags = 0;  // flags explicitly turned off (rw, suid, dev, exec...)
+  unsigned long propagation = 0;  // MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (|MS_REC)
+  uint64_t rec_attr_set = 0;      // MOUNT_ATTR_* applied recursively (rro, rnosuid...)
   uint64_t rec_attr_clr = 0;
-  std::string data;                   // filesystem-specific options, comma-joined
+  std::string data;  // filesystem-specific options, comma-joined
   bool bind = false;
   bool recursive_bind = false;
   bool tmpcopyup = false;

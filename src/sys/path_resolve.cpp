@@ -61,6 +61,8 @@ Result<UniqueFd> ensure_in_root(int root_fd, const std::string& path, bool dir) 
   return open_in_root(root_fd, path, O_PATH);
 }
 
-std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
 
 }  // namespace berth::sys

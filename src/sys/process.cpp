@@ -23,7 +23,8 @@ Result<int> parse_signal(const std::string& in) {
     std::string rest = s.substr(5);
     int64_t off = 0;
     if (!rest.empty()) {
-      auto v = parse_int(rest[0] == '+' ? std::string_view(rest).substr(1) : std::string_view(rest));
+      auto v =
+          parse_int(rest[0] == '+' ? std::string_view(rest).substr(1) : std::string_view(rest));
       if (!v) return Error::invalid("invalid signal", in);
       off = *v;
       if (off < -64 || off > 64) return Error::invalid("invalid signal", in);

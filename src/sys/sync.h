@@ -17,22 +17,22 @@ namespace berth::sys {
 
 enum class MsgType : uint32_t {
   kNone = 0,
-  kContinue,      // parent -> child: go on to the next phase
-  kUserNsReady,   // child -> parent: unshared the user namespace, write the id maps
-  kInitPid,       // stage-1 -> parent: value = the init's pid
-  kHooksPoint,    // child -> parent: mounts ready, run prestart/createRuntime hooks
-  kConsole,       // child -> parent: fd = the pty master
-  kReady,         // child -> parent: set up, waiting for start
-  kError,         // child -> parent: step failed with errno, detail names the object
-  kExecFailed,    // child -> parent: execve failed; value = exit status to report (126/127)
+  kContinue,     // parent -> child: go on to the next phase
+  kUserNsReady,  // child -> parent: unshared the user namespace, write the id maps
+  kInitPid,      // stage-1 -> parent: value = the init's pid
+  kHooksPoint,   // child -> parent: mounts ready, run prestart/createRuntime hooks
+  kConsole,      // child -> parent: fd = the pty master
+  kReady,        // child -> parent: set up, waiting for start
+  kError,        // child -> parent: step failed with errno, detail names the object
+  kExecFailed,   // child -> parent: execve failed; value = exit status to report (126/127)
 };
 
 struct Msg {
   MsgType type = MsgType::kNone;
-  int32_t err = 0;       // errno for kError
-  int64_t value = 0;     // pid, exit status
+  int32_t err = 0;        // errno for kError
+  int64_t value = 0;      // pid, exit status
   char step[256] = {};    // what was being done ("mount", "pivot_root")
-  char detail[400] = {}; // on what (a path, a value)
+  char detail[400] = {};  // on what (a path, a value)
 };
 
 class SyncSocket {

@@ -40,8 +40,9 @@ TEST(Signals, ParseNamesNumbersAndRealtime) {
   struct {
     const char* in;
     int want;
-  } ok_cases[] = {{"KILL", SIGKILL}, {"SIGTERM", SIGTERM}, {"9", 9}, {"hup", SIGHUP},
-                  {"SIGRTMIN+2", SIGRTMIN + 2}, {"RTMAX", SIGRTMAX}, {"SIGWINCH", SIGWINCH}};
+  } ok_cases[] = {{"KILL", SIGKILL},     {"SIGTERM", SIGTERM},         {"9", 9},
+                  {"hup", SIGHUP},       {"SIGRTMIN+2", SIGRTMIN + 2}, {"RTMAX", SIGRTMAX},
+                  {"SIGWINCH", SIGWINCH}};
   for (auto& c : ok_cases) EXPECT_EQ(parse_signal(c.in).value(), c.want) << c.in;
   for (const char* bad : {"", "SIGFOO", "0", "999", "RTMIN+99", "-1"}) {
     auto r = parse_signal(bad);

@@ -28,7 +28,9 @@
 namespace berth::test {
 namespace {
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 // Mount points at or below dir, deepest first (from this namespace's mountinfo).
 std::vector<std::string> mounts_under(const std::string& dir) {
@@ -41,7 +43,8 @@ std::vector<std::string> mounts_under(const std::string& dir) {
     const std::string& mp = f[4];
     if (mp == dir || starts_with(mp, dir + "/")) out.push_back(mp);
   }
-  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   return out;
 }
 
@@ -116,7 +119,8 @@ std::string own_cgroup_path() {
   auto hs = cgroup_hierarchies();
   if (hs.empty()) return "";
   auto v2 = std::find_if(hs.begin(), hs.end(), [](const Hierarchy& h) { return h.v2; });
-  return (v2 != hs.end() ? v2->path : hs.front().path) + "/berth-clients-" + std::to_string(getpid()) + "-own";
+  return (v2 != hs.end() ? v2->path : hs.front().path) + "/berth-clients-" +
+         std::to_string(getpid()) + "-own";
 }
 
 // At exit: what is left of the daemons goes, this process moves back to the root cgroup,
@@ -133,8 +137,10 @@ void release_own_cgroup() {
 std::string isolate_host() {
   static std::string result = [] {
     if (unshare(CLONE_NEWNS) < 0) return errno_text("unshare a mount namespace");
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) return errno_text("make / a slave mount");
-    if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) return errno_text("mount a tmpfs on /run");
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0)
+      return errno_text("make / a slave mount");
+    if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+      return errno_text("mount a tmpfs on /run");
     // Daemons double-fork (containerd shims, conmon, slurmstepd): a cgroup of our own finds
     // them all at the end. Not PR_SET_CHILD_SUBREAPER: orphans must be reaped at once, as
     // init does (a zombie in a job's process group keeps slurmstepd waiting).
@@ -142,7 +148,8 @@ std::string isolate_host() {
     if (cg.empty() || mkdir(cg.c_str(), 0755) < 0) return errno_text("create cgroup " + cg);
     g_own_cgroup = cg;
     atexit(release_own_cgroup);
-    if (!write_file(cg + "/cgroup.procs", std::to_string(getpid())).ok()) return "cannot enter cgroup " + cg;
+    if (!write_file(cg + "/cgroup.procs", std::to_string(getpid())).ok())
+      return "cannot enter cgroup " + cg;
     return std::string();
   }();
   return result;
@@ -152,7 +159,8 @@ std::string divert_writes(const std::string& dir, const std::string& scratch) {
   std::string upper = scratch + "/upper", work = scratch + "/work";
   if (!mkdir_all(upper).ok() || !mkdir_all(work).ok()) return "cannot create " + scratch;
   std::string opts = "lowerdir=" + dir + ",upperdir=" + upper + ",workdir=" + work;
-  if (mount("overlay", dir.c_str(), "overlay", 0, opts.c_str()) < 0) return errno_text("mount an overlay on " + dir);
+  if (mount("overlay", dir.c_str(), "overlay", 0, opts.c_str()) < 0)
+    return errno_text("mount an overlay on " + dir);
   return "";
 }
 
@@ -160,7 +168,8 @@ std::string missing_requirements(const std::vector<std::string>& programs) {
   if (geteuid() != 0) return "needs root: the clients create namespaces, mounts and cgroups";
   for (const auto& p : programs) {
     bool found = false;
-    for (const auto& dir : split(getenv("PATH") ? getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin", ':'))
+    for (const auto& dir :
+         split(getenv("PATH") ? getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin", ':'))
       found |= access((dir + "/" + p).c_str(), X_OK) == 0;
     if (!found) return p + " is not installed (scripts/install-deps.sh installs it)";
   }
@@ -182,7 +191,8 @@ TempDir::~TempDir() {
   (void)remove_all(path_);
 }
 
-Daemon::Daemon(const std::vector<std::string>& argv, const std::string& log_file) : log_file_(log_file) {
+Daemon::Daemon(const std::vector<std::string>& argv, const std::string& log_file)
+    : log_file_(log_file) {
   pid_ = spawn_cmd(argv, log_file);
 }
 
@@ -372,7 +382,8 @@ std::string write_docker_archive(const std::string& rootfs, const std::string& t
   if (!write_file_atomic(work + "/" + config_name, config_text).ok() ||
       !write_file_atomic(work + "/manifest.json", manifest.dump()).ok())
     return "cannot write the image's config and manifest";
-  Output o = run_cmd({"tar", "-C", work, "-cf", out, "manifest.json", config_name, layer_id + "/layer.tar"});
+  Output o = run_cmd(
+      {"tar", "-C", work, "-cf", out, "manifest.json", config_name, layer_id + "/layer.tar"});
   (void)remove_all(work);
   return o.status == 0 ? "" : "tar the image: " + o.err;
 }

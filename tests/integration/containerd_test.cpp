@@ -58,7 +58,8 @@ class Containerd : public ::testing::Test {
     if (!skip_.empty() || !error_.empty()) return;
     EXPECT_EQ(ctr({"containers", "list", "--quiet"}).out, "") << "containers left";
     remove_containers();
-    EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000)) << "processes left";
+    EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000))
+        << "processes left";
     auto left = list_dir(*dir_ / ("runc/" + std::string(kNamespace)));
     if (left)
       for (const auto& n : *left) ADD_FAILURE() << "runtime state left: " << n;
@@ -66,18 +67,30 @@ class Containerd : public ::testing::Test {
 
   static std::string start_containerd() {
     std::string d = dir_->path();
-    std::string conf = "version = 2\n"
-                       "root = \"" + d + "/root\"\n"
-                       "state = \"" + d + "/state\"\n"
-                       "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
-                       "[grpc]\n  address = \"" + sock() + "\"\n"
-                       "[ttrpc]\n  address = \"" + sock() + ".ttrpc\"\n"
-                       "[debug]\n  address = \"\"\n"
-                       "[metrics]\n  address = \"\"\n"
-                       "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" + d + "/opt\"\n";
-    if (!write_file_atomic(d + "/config.toml", conf).ok()) return "cannot write " + d + "/config.toml";
-    daemon_ = std::make_unique<Daemon>(std::vector<std::string>{"containerd", "--config", d + "/config.toml"},
-                                       d + "/containerd.log");
+    std::string conf =
+        "version = 2\n"
+        "root = \"" +
+        d +
+        "/root\"\n"
+        "state = \"" +
+        d +
+        "/state\"\n"
+        "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n"
+        "[grpc]\n  address = \"" +
+        sock() +
+        "\"\n"
+        "[ttrpc]\n  address = \"" +
+        sock() +
+        ".ttrpc\"\n"
+        "[debug]\n  address = \"\"\n"
+        "[metrics]\n  address = \"\"\n"
+        "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"" +
+        d + "/opt\"\n";
+    if (!write_file_atomic(d + "/config.toml", conf).ok())
+      return "cannot write " + d + "/config.toml";
+    daemon_ = std::make_unique<Daemon>(
+        std::vector<std::string>{"containerd", "--config", d + "/config.toml"},
+        d + "/containerd.log");
     bool up = wait_until([] { return !daemon_->running() || ctr({"version"}).status == 0; }, 15000);
     if (!up || !daemon_->running()) return "containerd did not start: " + daemon_->log();
     return "";
@@ -95,8 +108,9 @@ class Containerd : public ::testing::Test {
   // container in the test's cgroup tree.
   static std::vector<std::string> run_args(const std::string& id, std::vector<std::string> flags,
                                            std::vector<std::string> cmd) {
-    std::vector<std::string> a = {"run", "--runc-binary", runtime_binary(), "--runc-root", *dir_ / "runc",
-                                  "--cgroup", "/" + cgroup_ + "/" + id};
+    std::vector<std::string> a = {
+        "run",          "--runc-binary", runtime_binary(),        "--runc-root",
+        *dir_ / "runc", "--cgroup",      "/" + cgroup_ + "/" + id};
     a.insert(a.end(), flags.begin(), flags.end());
     a.push_back(kImage);
     a.push_back(id);
@@ -134,7 +148,8 @@ TEST_F(Containerd, RunPrintsWhatTheContainerSees) {
   EXPECT_EQ(probe_value(o.out, "pid"), "1");
   EXPECT_EQ(probe_value(o.out, "NoNewPrivs"), "1") << "ctr's default spec";
   bool in_cgroup = false;
-  for (const auto& c : probe_values(o.out, "cgroup")) in_cgroup |= c.find("/" + cgroup_ + "/see") != std::string::npos;
+  for (const auto& c : probe_values(o.out, "cgroup"))
+    in_cgroup |= c.find("/" + cgroup_ + "/see") != std::string::npos;
   EXPECT_TRUE(in_cgroup) << o.out;
 }
 
@@ -151,7 +166,8 @@ TEST_F(Containerd, RunReturnsTheExitCode) {
 TEST_F(Containerd, DetachedTaskExecPauseResumeKill) {
   Output d = ctr(run_args("bg", {"--detach", "--null-io"}, {"probe", "signals"}));
   ASSERT_EQ(d.status, 0) << d.err;
-  ASSERT_TRUE(wait_until([] { return task_status("bg") == "RUNNING"; }, 5000)) << ctr({"task", "list"}).out;
+  ASSERT_TRUE(wait_until([] { return task_status("bg") == "RUNNING"; }, 5000))
+      << ctr({"task", "list"}).out;
 
   Output e = ctr({"task", "exec", "--exec-id", "x1", "bg", "probe", "exit", "3"});
   EXPECT_EQ(e.status, 3) << e.err;
@@ -182,7 +198,8 @@ TEST_F(Containerd, DetachedTaskExecPauseResumeKill) {
 TEST_F(Containerd, KillAllReachesEveryProcess) {
   ASSERT_EQ(ctr(run_args("all", {"--detach", "--null-io"}, {"probe", "sleep", "60"})).status, 0);
   ASSERT_TRUE(wait_until([] { return task_status("all") == "RUNNING"; }, 5000));
-  ASSERT_EQ(ctr({"task", "exec", "--detach", "--exec-id", "s", "all", "probe", "sleep", "60"}).status, 0);
+  ASSERT_EQ(
+      ctr({"task", "exec", "--detach", "--exec-id", "s", "all", "probe", "sleep", "60"}).status, 0);
   ASSERT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_ + "/all").size() == 2; }, 5000));
   ASSERT_EQ(ctr({"task", "kill", "--all", "--signal", "SIGKILL", "all"}).status, 0);
   EXPECT_TRUE(wait_until([] { return task_status("all") == "STOPPED"; }, 5000));
@@ -201,7 +218,8 @@ TEST_F(Containerd, TerminalThroughTheConsoleSocket) {
   EXPECT_EQ(probe_value(o.out, "isatty"), "1") << o.out;
 
   argv.resize(5);
-  for (const auto& a : run_args("tty2", {"--rm", "--tty"}, {"probe", "exit", "4"})) argv.push_back(a);
+  for (const auto& a : run_args("tty2", {"--rm", "--tty"}, {"probe", "exit", "4"}))
+    argv.push_back(a);
   EXPECT_EQ(run_in_pty(argv).status, 4);
 }
 

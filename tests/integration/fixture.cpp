@@ -24,9 +24,15 @@ std::string build_dir() {
   return dirname_of(dirname_of(buf));  // build/tests/x -> build
 }
 
-std::string runtime_binary() { return build_dir() + "/bin/berth-runtime"; }
-std::string probe_binary() { return build_dir() + "/tests/berth-probe"; }
-std::string busybox_binary() { return path_exists("/bin/busybox") ? "/bin/busybox" : ""; }
+std::string runtime_binary() {
+  return build_dir() + "/bin/berth-runtime";
+}
+std::string probe_binary() {
+  return build_dir() + "/tests/berth-probe";
+}
+std::string busybox_binary() {
+  return path_exists("/bin/busybox") ? "/bin/busybox" : "";
+}
 
 static std::string drain(int fd) {
   std::string s;
@@ -118,11 +124,13 @@ Bundle::Bundle() {
   copy_file(probe_binary(), r + "/bin/probe", 0755);
   if (!busybox_binary().empty()) {
     copy_file(busybox_binary(), r + "/bin/busybox", 0755);
-    for (const char* a : {"sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "hostname", "ps", "mount",
-                          "mkdir", "touch", "stat", "grep", "kill", "wc", "readlink", "mknod"})
+    for (const char* a :
+         {"sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "hostname", "ps", "mount",
+          "mkdir", "touch", "stat", "grep", "kill", "wc", "readlink", "mknod"})
       (void)symlink("busybox", (r + "/bin/" + a).c_str());
   }
-  (void)write_file_atomic(r + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n");
+  (void)write_file_atomic(r + "/etc/passwd",
+                          "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n");
   (void)write_file_atomic(r + "/etc/group", "root:x:0:\nnogroup:x:65534:\n");
   (void)write_file_atomic(r + "/not-executable", "just text\n", 0644);
   Output o = run_cmd({runtime_binary(), "spec", "--bundle", dir_});
@@ -132,9 +140,13 @@ Bundle::Bundle() {
   config_["process"]["args"] = {"/bin/probe"};
 }
 
-Bundle::~Bundle() { (void)remove_all(dir_); }
+Bundle::~Bundle() {
+  (void)remove_all(dir_);
+}
 
-void Bundle::write_config() const { (void)write_file_atomic(dir_ + "/config.json", config_.dump(2)); }
+void Bundle::write_config() const {
+  (void)write_file_atomic(dir_ + "/config.json", config_.dump(2));
+}
 
 void RuntimeFixture::SetUp() {
   root_ = "/tmp/berth-test-root-XXXXXX";
@@ -170,7 +182,8 @@ Output RuntimeFixture::run(Bundle& b, const std::string& id, std::vector<std::st
 }
 
 std::string RuntimeFixture::unique_id(const std::string& base) {
-  std::string id = "bt-" + base + "-" + std::to_string(getpid()) + "-" + std::to_string(ids_.size());
+  std::string id =
+      "bt-" + base + "-" + std::to_string(getpid()) + "-" + std::to_string(ids_.size());
   ids_.push_back(id);
   return id;
 }
@@ -178,7 +191,8 @@ std::string RuntimeFixture::unique_id(const std::string& base) {
 std::vector<std::string> RuntimeFixture::values(const std::string& out, const std::string& key) {
   std::vector<std::string> v;
   for (const auto& line : split(out, '\n'))
-    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 && line[key.size()] == '=')
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == '=')
       v.push_back(line.substr(key.size() + 1));
   return v;
 }

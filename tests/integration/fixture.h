@@ -19,14 +19,15 @@ struct Output {
 };
 
 // Runs argv (no shell), optionally feeding stdin; waits at most timeout_s.
-Output run_cmd(const std::vector<std::string>& argv, const std::string& input = "", int timeout_s = 30);
+Output run_cmd(const std::vector<std::string>& argv, const std::string& input = "",
+               int timeout_s = 30);
 // Starts argv in the background with stdout/stderr to files; returns its pid.
 pid_t spawn_cmd(const std::vector<std::string>& argv, const std::string& out_file);
 
-std::string build_dir();         // where bin/ and tests/ are (BERTH_BUILD_DIR or from /proc/self/exe)
-std::string runtime_binary();    // build/bin/berth-runtime
-std::string probe_binary();      // build/tests/berth-probe
-std::string busybox_binary();    // /bin/busybox (busybox-static), "" when missing
+std::string build_dir();       // where bin/ and tests/ are (BERTH_BUILD_DIR or from /proc/self/exe)
+std::string runtime_binary();  // build/bin/berth-runtime
+std::string probe_binary();    // build/tests/berth-probe
+std::string busybox_binary();  // /bin/busybox (busybox-static), "" when missing
 
 // A temp bundle: rootfs with /bin/busybox (+ applets), /bin/probe, and a config.json
 // from `berth-runtime spec`, adjusted to run without a terminal.
@@ -64,8 +65,8 @@ class RuntimeFixture : public ::testing::Test {
 };
 
 // Skip unless root: the runtime needs namespaces, mounts and cgroups.
-#define REQUIRE_ROOT()                                                             \
-  do {                                                                             \
+#define REQUIRE_ROOT()                                                                        \
+  do {                                                                                        \
     if (geteuid() != 0) GTEST_SKIP() << "needs root: creates namespaces, mounts and cgroups"; \
   } while (0)
 

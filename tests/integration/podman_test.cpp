@@ -48,7 +48,8 @@ class Podman : public ::testing::Test {
       kill_children();
       remove_cgroup_tree(cgroup_);
     }
-    for (const char* v : {"CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "TMPDIR"})
+    for (const char* v :
+         {"CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "TMPDIR"})
       unsetenv(v);
     dir_.reset();
   }
@@ -65,7 +66,8 @@ class Podman : public ::testing::Test {
     Output ps = podman({"ps", "--all", "--quiet"});
     EXPECT_EQ(ps.out, "") << "containers left";
     podman({"rm", "--all", "--force", "--time", "0"});
-    EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000)) << "processes left in the cgroup";
+    EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000))
+        << "processes left in the cgroup";
     auto left = list_dir("/run/berth-runtime");
     if (left)
       for (const auto& n : *left)
@@ -83,17 +85,29 @@ class Podman : public ::testing::Test {
         "netns = \"none\"\n"
         "log_driver = \"k8s-file\"\n"
         "[network]\n"
-        "network_config_dir = \"" + d + "/net\"\n"
+        "network_config_dir = \"" +
+        d +
+        "/net\"\n"
         "[engine]\n"
         "cgroup_manager = \"cgroupfs\"\n"
         "events_logger = \"file\"\n"
-        "events_logfile_path = \"" + d + "/events.log\"\n"
-        "tmp_dir = \"" + d + "/tmp\"\n"
-        "image_copy_tmp_dir = \"" + d + "/tmp\"\n"
-        "volume_path = \"" + d + "/volumes\"\n"
+        "events_logfile_path = \"" +
+        d +
+        "/events.log\"\n"
+        "tmp_dir = \"" +
+        d +
+        "/tmp\"\n"
+        "image_copy_tmp_dir = \"" +
+        d +
+        "/tmp\"\n"
+        "volume_path = \"" +
+        d +
+        "/volumes\"\n"
         "lock_type = \"file\"\n";
-    std::string storage = "[storage]\ndriver = \"overlay\"\ngraphroot = \"" + d + "/root\"\nrunroot = \"" + d + "/run\"\n";
-    if (!write_file_atomic(d + "/containers.conf", conf).ok() || !write_file_atomic(d + "/storage.conf", storage).ok() ||
+    std::string storage = "[storage]\ndriver = \"overlay\"\ngraphroot = \"" + d +
+                          "/root\"\nrunroot = \"" + d + "/run\"\n";
+    if (!write_file_atomic(d + "/containers.conf", conf).ok() ||
+        !write_file_atomic(d + "/storage.conf", storage).ok() ||
         !write_file_atomic(d + "/registries.conf", "unqualified-search-registries = []\n").ok() ||
         !mkdir_all(d + "/tmp").ok())
       return "cannot write podman's configuration in " + d;
@@ -105,8 +119,8 @@ class Podman : public ::testing::Test {
   }
 
   static Output podman(std::vector<std::string> args, int timeout_s = 30) {
-    std::vector<std::string> argv = {"podman", "--root", *dir_ / "root", "--runroot", *dir_ / "run",
-                                     "--runtime", runtime_binary()};
+    std::vector<std::string> argv = {"podman",      "--root",    *dir_ / "root",  "--runroot",
+                                     *dir_ / "run", "--runtime", runtime_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_cmd(argv, "", timeout_s);
   }
@@ -129,9 +143,11 @@ TEST_F(Podman, RunPrintsWhatTheContainerSees) {
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(probe_value(o.out, "pid"), "1");
   EXPECT_EQ(probe_value(o.out, "uid"), "0");
-  EXPECT_EQ(probe_value(o.out, "rlimit.NOFILE"), "1024/1024") << "containers.conf's default_ulimits";
+  EXPECT_EQ(probe_value(o.out, "rlimit.NOFILE"), "1024/1024")
+      << "containers.conf's default_ulimits";
   bool in_parent = false;
-  for (const auto& c : probe_values(o.out, "cgroup")) in_parent |= c.find("/" + cgroup_ + "/libpod-") != std::string::npos;
+  for (const auto& c : probe_values(o.out, "cgroup"))
+    in_parent |= c.find("/" + cgroup_ + "/libpod-") != std::string::npos;
   EXPECT_TRUE(in_parent) << o.out;
 }
 
@@ -139,7 +155,8 @@ TEST_F(Podman, RunReturnsTheExitCode) {
   EXPECT_EQ(podman(run_args({"--rm", kImage, "probe", "exit", "7"})).status, 7);
   EXPECT_EQ(podman(run_args({"--rm", kImage, "probe", "exit", "0"})).status, 0);
   Output missing = podman(run_args({"--rm", kImage, "/no/such/program"}));
-  EXPECT_EQ(missing.status, 127) << "podman's code for a command that is not found: " << missing.err;
+  EXPECT_EQ(missing.status, 127) << "podman's code for a command that is not found: "
+                                 << missing.err;
 }
 
 TEST_F(Podman, RunAsAnotherUser) {
@@ -153,7 +170,8 @@ TEST_F(Podman, DetachedExecPauseAndForcedRemove) {
   Output d = podman(run_args({"-d", "--name", "berth-detached", kImage, "probe", "signals"}));
   ASSERT_EQ(d.status, 0) << d.err;
   std::string id(trim(d.out));
-  Output running = podman({"inspect", "--format", "{{.State.Status}} {{.State.Pid}}", "berth-detached"});
+  Output running =
+      podman({"inspect", "--format", "{{.State.Status}} {{.State.Pid}}", "berth-detached"});
   ASSERT_TRUE(starts_with(running.out, "running ")) << running.out << running.err;
 
   Output e = podman({"exec", "berth-detached", "probe", "exit", "5"});
@@ -166,7 +184,8 @@ TEST_F(Podman, DetachedExecPauseAndForcedRemove) {
   ASSERT_EQ(podman({"pause", "berth-detached"}).status, 0);
   EXPECT_EQ(podman({"inspect", "--format", "{{.State.Status}}", "berth-detached"}).out, "paused\n");
   ASSERT_EQ(podman({"unpause", "berth-detached"}).status, 0);
-  EXPECT_EQ(podman({"inspect", "--format", "{{.State.Status}}", "berth-detached"}).out, "running\n");
+  EXPECT_EQ(podman({"inspect", "--format", "{{.State.Status}}", "berth-detached"}).out,
+            "running\n");
 
   Output rm = podman({"rm", "--force", "berth-detached"});
   EXPECT_EQ(rm.status, 0) << rm.err;

@@ -32,7 +32,8 @@ TEST_F(Runtime, RunReportsIsolationAndExitStatus) {
   EXPECT_EQ(value(o.out, "CapEff"), "0000000020000420");
   EXPECT_EQ(value(o.out, "CapBnd"), "0000000020000420");
   EXPECT_EQ(value(o.out, "rlimit.NOFILE"), "1024/1024");
-  EXPECT_EQ(value(o.out, "env"), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  EXPECT_EQ(value(o.out, "env"),
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   // The cgroup namespace makes the container's cgroup its root.
   for (const auto& c : values(o.out, "cgroup")) EXPECT_EQ(c.substr(c.rfind(':') + 1), "/") << c;
 
@@ -44,7 +45,8 @@ TEST_F(Runtime, ReadonlyRootMaskedAndReadonlyPaths) {
   REQUIRE_ROOT();
   Bundle b;
   b.set_args({"/bin/sh", "-c",
-              "probe mkdir /x; probe write /proc/sys/vm/overcommit_memory 0; cat /proc/kcore | wc -c; ls /proc/acpi | wc -l;"
+              "probe mkdir /x; probe write /proc/sys/vm/overcommit_memory 0; cat /proc/kcore | wc "
+              "-c; ls /proc/acpi | wc -l;"
               "probe mkdir /tmp/../dev/shm/ok"});
   Output o = run(b, unique_id("ro"));
   EXPECT_EQ(o.status, 0) << o.err;
@@ -52,17 +54,24 @@ TEST_F(Runtime, ReadonlyRootMaskedAndReadonlyPaths) {
   ASSERT_EQ(lines.size(), 5u) << o.out;
   EXPECT_EQ(lines[0], "mkdir=EROFS");
   EXPECT_EQ(lines[1], "write=EROFS");
-  EXPECT_EQ(trim(lines[2]), "0");  // /proc/kcore is /dev/null
-  EXPECT_EQ(trim(lines[3]), "0");  // /proc/acpi is an empty tmpfs
+  EXPECT_EQ(trim(lines[2]), "0");   // /proc/kcore is /dev/null
+  EXPECT_EQ(trim(lines[3]), "0");   // /proc/acpi is an empty tmpfs
   EXPECT_EQ(lines[4], "mkdir=ok");  // /dev/shm is a writable tmpfs
 }
 
 TEST_F(Runtime, DevicesAndDevSymlinks) {
   REQUIRE_ROOT();
   Bundle b;
-  b.config()["linux"]["devices"] = json::array({{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229},
-                                                 {"fileMode", 0640}, {"uid", 0}, {"gid", 0}}});
-  b.set_args({"/bin/sh", "-c", "stat -c '%n %t:%T %a' /dev/null /dev/fuse /dev/tty; readlink /dev/fd; readlink /dev/ptmx; probe open /dev/null"});
+  b.config()["linux"]["devices"] = json::array({{{"path", "/dev/fuse"},
+                                                 {"type", "c"},
+                                                 {"major", 10},
+                                                 {"minor", 229},
+                                                 {"fileMode", 0640},
+                                                 {"uid", 0},
+                                                 {"gid", 0}}});
+  b.set_args({"/bin/sh", "-c",
+              "stat -c '%n %t:%T %a' /dev/null /dev/fuse /dev/tty; readlink /dev/fd; readlink "
+              "/dev/ptmx; probe open /dev/null"});
   Output o = run(b, unique_id("dev"));
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_NE(o.out.find("/dev/null 1:3 666"), std::string::npos) << o.out;
@@ -75,14 +84,17 @@ TEST_F(Runtime, DeviceCgroupDeniesWhatIsNotAllowed) {
   REQUIRE_ROOT();
   Bundle b;
   // /dev/fuse exists as a node but the cgroup rules (deny all + defaults) do not allow it.
-  b.config()["linux"]["devices"] = json::array({{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}}});
+  b.config()["linux"]["devices"] =
+      json::array({{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}}});
   b.config()["linux"]["resources"]["devices"] = json::array(
-      {{{"allow", false}, {"access", "rwm"}}, {{"allow", false}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}});
+      {{{"allow", false}, {"access", "rwm"}},
+       {{"allow", false}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}});
   b.set_args({"/bin/probe", "open", "/dev/fuse"});
   Output o = run(b, unique_id("devcg"));
   // The spec's deny comes before the runtime's allow for linux.devices: runc's order, the
   // allow for the listed device wins. Check the cgroup is enforced with a device not listed.
-  for (const char* set : {"bounding", "effective", "permitted"}) b.config()["process"]["capabilities"][set].push_back("CAP_MKNOD");
+  for (const char* set : {"bounding", "effective", "permitted"})
+    b.config()["process"]["capabilities"][set].push_back("CAP_MKNOD");
   b.set_args({"/bin/sh", "-c", "mknod /dev/sda b 8 0 && probe open /dev/sda"});
   o = run(b, unique_id("devcg2"));
   EXPECT_NE(o.out.find("open=EPERM"), std::string::npos) << o.out << o.err;
@@ -113,7 +125,8 @@ TEST_F(Runtime, CreateStartStateKillDelete) {
   EXPECT_EQ(del.status, 1);
   EXPECT_NE(del.err.find("is running"), std::string::npos) << del.err;
   ASSERT_EQ(rt({"kill", id, "KILL"}).status, 0);
-  for (int i = 0; i < 200 && json::parse(rt({"state", id}).out)["status"] != "stopped"; ++i) usleep(10000);
+  for (int i = 0; i < 200 && json::parse(rt({"state", id}).out)["status"] != "stopped"; ++i)
+    usleep(10000);
   EXPECT_EQ(json::parse(rt({"state", id}).out)["status"], "stopped");
   ASSERT_EQ(rt({"delete", id}).status, 0);
   Output gone = rt({"state", id});
@@ -160,8 +173,10 @@ TEST_F(Runtime, UserNamespaceWithMappings) {
   REQUIRE_ROOT();
   Bundle b;
   b.config()["linux"]["namespaces"].push_back({{"type", "user"}});
-  b.config()["linux"]["uidMappings"] = json::array({{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}});
-  b.config()["linux"]["gidMappings"] = json::array({{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}});
+  b.config()["linux"]["uidMappings"] =
+      json::array({{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}});
+  b.config()["linux"]["gidMappings"] =
+      json::array({{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}});
   b.config()["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
   b.set_args({"/bin/sh", "-c", "probe; cat /proc/self/uid_map"});
   Output o = run(b, unique_id("userns"));
@@ -198,9 +213,13 @@ TEST_F(Runtime, SeccompAndRlimitsAndUser) {
   b.config()["linux"]["seccomp"] = {
       {"defaultAction", "SCMP_ACT_ALLOW"},
       {"architectures", {"SCMP_ARCH_X86_64"}},
-      {"syscalls", json::array({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}})}};
-  b.config()["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 512}, {"soft", 256}}});
-  b.config()["process"]["user"] = {{"uid", 65534}, {"gid", 65534}, {"additionalGids", {5, 6}}, {"umask", 63}};
+      {"syscalls",
+       json::array(
+           {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}})}};
+  b.config()["process"]["rlimits"] =
+      json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 512}, {"soft", 256}}});
+  b.config()["process"]["user"] = {
+      {"uid", 65534}, {"gid", 65534}, {"additionalGids", {5, 6}}, {"umask", 63}};
   b.config()["process"]["oomScoreAdj"] = 500;
   b.set_args({"/bin/sh", "-c", "probe; probe mkdir /tmp/x"});
   Output o = run(b, unique_id("sec"));
@@ -218,11 +237,14 @@ TEST_F(Runtime, SeccompAndRlimitsAndUser) {
 TEST_F(Runtime, RlimitAboveTheHardLimitIsAClearError) {
   REQUIRE_ROOT();
   Bundle b;
-  b.config()["process"]["rlimits"] = json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1u << 30}, {"soft", 1u << 30}}});
+  b.config()["process"]["rlimits"] =
+      json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1u << 30}, {"soft", 1u << 30}}});
   Output o = run(b, unique_id("rl"));
   // Raising a hard limit needs CAP_SYS_RESOURCE, which this machine does not give root.
-  bool has_sys_resource = run_cmd({"sh", "-c", "grep CapEff /proc/self/status | grep -q 1ffffffffff"}).status == 0;
-  if (has_sys_resource) GTEST_SKIP() << "this host has CAP_SYS_RESOURCE: raising the limit succeeds";
+  bool has_sys_resource =
+      run_cmd({"sh", "-c", "grep CapEff /proc/self/status | grep -q 1ffffffffff"}).status == 0;
+  if (has_sys_resource)
+    GTEST_SKIP() << "this host has CAP_SYS_RESOURCE: raising the limit succeeds";
   EXPECT_EQ(o.status, 1);
   EXPECT_NE(o.err.find("setrlimit RLIMIT_NOFILE"), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("CAP_SYS_RESOURCE"), std::string::npos) << o.err;
@@ -235,7 +257,8 @@ TEST_F(Runtime, CgroupLimitsAreApplied) {
   b.config()["linux"]["resources"]["pids"] = {{"limit", 42}};
   std::string id = unique_id("cg");
   b.config()["linux"]["cgroupsPath"] = "/berth-test/" + id;
-  b.set_args({"/bin/sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"});
+  b.set_args({"/bin/sh", "-c",
+              "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"});
   Output o = run(b, id);
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, std::to_string(64 << 20) + "\n42\n");
@@ -248,17 +271,20 @@ TEST_F(Runtime, HooksRunInOrderWithState) {
   Bundle b;
   std::string log = b.dir() + "/hooks.log";
   auto hook = [&](const std::string& name) {
-    return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "read -r s; echo " + name + " \"$s\" >> " + log}}};
+    return json{{"path", "/bin/sh"},
+                {"args", {"sh", "-c", "read -r s; echo " + name + " \"$s\" >> " + log}}};
   };
   // createContainer and startContainer run in the container's mount namespace: they write to
   // the bundle dir, which the host shell can reach before pivot_root... startContainer runs
   // after it, so it writes into the container (the probe's /tmp) instead.
-  b.config()["hooks"] = {{"prestart", {hook("prestart")}},
-                         {"createRuntime", {hook("createRuntime")}},
-                         {"createContainer", {hook("createContainer")}},
-                         {"startContainer", {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo startContainer > /tmp/started"}}}}},
-                         {"poststart", {hook("poststart")}},
-                         {"poststop", {hook("poststop")}}};
+  b.config()["hooks"] = {
+      {"prestart", {hook("prestart")}},
+      {"createRuntime", {hook("createRuntime")}},
+      {"createContainer", {hook("createContainer")}},
+      {"startContainer",
+       {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo startContainer > /tmp/started"}}}}},
+      {"poststart", {hook("poststart")}},
+      {"poststop", {hook("poststop")}}};
   b.config()["root"]["readonly"] = false;
   b.set_args({"/bin/cat", "/tmp/started"});
   std::string id = unique_id("hooks");
@@ -283,8 +309,11 @@ TEST_F(Runtime, FailingAndHangingHooksFailCreateAndLeaveNothing) {
   b.config()["hooks"] = {{"createRuntime", {{{"path", "/bin/false"}}}}};
   Output o = run(b, unique_id("hookfail"));
   EXPECT_EQ(o.status, 1);
-  EXPECT_NE(o.err.find("createRuntime hook /bin/false failed with exit status 1"), std::string::npos) << o.err;
-  b.config()["hooks"] = {{"prestart", {{{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}}}}};
+  EXPECT_NE(o.err.find("createRuntime hook /bin/false failed with exit status 1"),
+            std::string::npos)
+      << o.err;
+  b.config()["hooks"] = {
+      {"prestart", {{{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}}}}};
   o = run(b, unique_id("hookhang"));
   EXPECT_EQ(o.status, 1);
   EXPECT_NE(o.err.find("timed out after 1s"), std::string::npos) << o.err;
@@ -296,13 +325,21 @@ TEST_F(Runtime, BindMountsWithOptions) {
   std::string data = b.dir() + "/data";
   ASSERT_TRUE(mkdir_all(data).ok());
   ASSERT_TRUE(write_file_atomic(data + "/hello", "hi\n").ok());
-  b.config()["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", data}, {"options", {"rbind", "ro"}}});
-  b.config()["mounts"].push_back({{"destination", "/scratch"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"size=1m", "mode=700"}}});
+  b.config()["mounts"].push_back(
+      {{"destination", "/data"}, {"type", "bind"}, {"source", data}, {"options", {"rbind", "ro"}}});
+  b.config()["mounts"].push_back({{"destination", "/scratch"},
+                                  {"type", "tmpfs"},
+                                  {"source", "tmpfs"},
+                                  {"options", {"size=1m", "mode=700"}}});
   // tmpcopyup: a tmpfs over /etc that starts with the image's files.
-  b.config()["mounts"].push_back({{"destination", "/etc"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"tmpcopyup"}}});
-  b.set_args({"/bin/sh", "-c",
-              "cat /data/hello; probe write /data/x y; stat -c %a /scratch; probe write /scratch/f y;"
-              "head -1 /etc/passwd; probe write /etc/new y; grep -c tmpfs /proc/self/mountinfo"});
+  b.config()["mounts"].push_back({{"destination", "/etc"},
+                                  {"type", "tmpfs"},
+                                  {"source", "tmpfs"},
+                                  {"options", {"tmpcopyup"}}});
+  b.set_args(
+      {"/bin/sh", "-c",
+       "cat /data/hello; probe write /data/x y; stat -c %a /scratch; probe write /scratch/f y;"
+       "head -1 /etc/passwd; probe write /etc/new y; grep -c tmpfs /proc/self/mountinfo"});
   Output o = run(b, unique_id("bind"));
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out.substr(0, o.out.rfind("write=ok\n") + 9),
@@ -313,7 +350,8 @@ TEST_F(Runtime, BindMountsWithOptions) {
 TEST_F(Runtime, TerminalThroughConsoleSocket) {
   REQUIRE_ROOT();
   // A tiny console-socket receiver: python3 receives the pty master and reads from it.
-  if (run_cmd({"python3", "-c", "1"}).status != 0) GTEST_SKIP() << "needs python3 for the console socket peer";
+  if (run_cmd({"python3", "-c", "1"}).status != 0)
+    GTEST_SKIP() << "needs python3 for the console socket peer";
   Bundle b;
   b.config()["process"]["terminal"] = true;
   b.set_args({"/bin/sh", "-c", "probe | grep isatty; echo done"});
@@ -354,15 +392,45 @@ TEST_F(Runtime, BadInputTable) {
     int status;
   };
   std::vector<Case> cases = {
-      {"noconfig", [](Bundle& b) { unlink((b.dir() + "/config.json").c_str()); }, "config.json: No such file", 1},
-      {"badjson", [](Bundle& b) { (void)write_file_atomic(b.dir() + "/config.json", "{\"ociVersion\": 1.0.2,"); }, "not valid JSON", 1},
-      {"wrongtype", [](Bundle& b) { (void)write_file_atomic(b.dir() + "/config.json", "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"rootfs\"},\"process\":{\"cwd\":\"/\",\"args\":[\"x\", 5]}}"); }, "process.args[1]", 1},
-      {"norootfs", [](Bundle& b) { b.config()["root"]["path"] = "/nonexistent-rootfs"; }, "rootfs /nonexistent-rootfs: No such file", 1},
-      {"nomountsrc", [](Bundle& b) { b.config()["mounts"].push_back({{"destination", "/d"}, {"type", "bind"}, {"source", "/nonexistent-src"}, {"options", {"bind"}}}); }, "mount source for /d /nonexistent-src", 1},
-      {"badns", [](Bundle& b) { b.config()["linux"]["namespaces"].push_back({{"type", "foo"}}); }, "unknown namespace type", 1},
-      {"nsnotns", [](Bundle& b) { for (auto& n : b.config()["linux"]["namespaces"]) if (n["type"] == "network") n["path"] = "/etc/hostname"; }, "is not a namespace", 1},
-      {"nocwd", [](Bundle& b) { b.config()["process"]["cwd"] = "/does/not/exist"; }, "chdir to process.cwd /does/not/exist", 1},
-      {"emptyargs", [](Bundle& b) { b.config()["process"]["args"] = json::array(); }, "process.args", 1},
+      {"noconfig", [](Bundle& b) { unlink((b.dir() + "/config.json").c_str()); },
+       "config.json: No such file", 1},
+      {"badjson",
+       [](Bundle& b) {
+         (void)write_file_atomic(b.dir() + "/config.json", "{\"ociVersion\": 1.0.2,");
+       },
+       "not valid JSON", 1},
+      {"wrongtype",
+       [](Bundle& b) {
+         (void)write_file_atomic(b.dir() + "/config.json",
+                                 "{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"rootfs\"},"
+                                 "\"process\":{\"cwd\":\"/\",\"args\":[\"x\", 5]}}");
+       },
+       "process.args[1]", 1},
+      {"norootfs", [](Bundle& b) { b.config()["root"]["path"] = "/nonexistent-rootfs"; },
+       "rootfs /nonexistent-rootfs: No such file", 1},
+      {"nomountsrc",
+       [](Bundle& b) {
+         b.config()["mounts"].push_back({{"destination", "/d"},
+                                         {"type", "bind"},
+                                         {"source", "/nonexistent-src"},
+                                         {"options", {"bind"}}});
+       },
+       "mount source for /d /nonexistent-src", 1},
+      {"badns",
+       [](Bundle& b) {
+         b.config()["linux"]["namespaces"].push_back({{"type", "foo"}});
+       },
+       "unknown namespace type", 1},
+      {"nsnotns",
+       [](Bundle& b) {
+         for (auto& n : b.config()["linux"]["namespaces"])
+           if (n["type"] == "network") n["path"] = "/etc/hostname";
+       },
+       "is not a namespace", 1},
+      {"nocwd", [](Bundle& b) { b.config()["process"]["cwd"] = "/does/not/exist"; },
+       "chdir to process.cwd /does/not/exist", 1},
+      {"emptyargs", [](Bundle& b) { b.config()["process"]["args"] = json::array(); },
+       "process.args", 1},
       {"notfound", [](Bundle& b) { b.set_args({"no-such-program"}); }, "no-such-program", 127},
       {"notexec", [](Bundle& b) { b.set_args({"/not-executable"}); }, "Permission denied", 126},
   };
@@ -370,13 +438,15 @@ TEST_F(Runtime, BadInputTable) {
     Bundle b;
     b.write_config();
     c.mutate(b);
-    if (c.name != std::string("noconfig") && c.name != std::string("badjson") && c.name != std::string("wrongtype"))
+    if (c.name != std::string("noconfig") && c.name != std::string("badjson") &&
+        c.name != std::string("wrongtype"))
       b.write_config();
     std::string id = unique_id(c.name);
     Output o = rt({"run", "--bundle", b.dir(), id});
     EXPECT_EQ(o.status, c.status) << c.name << ": " << o.err;
     EXPECT_NE(o.err.find(c.want), std::string::npos) << c.name << ": " << o.err;
-    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << c.name << ": not one line: " << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1)
+        << c.name << ": not one line: " << o.err;
   }
 }
 
@@ -405,7 +475,8 @@ TEST_F(Runtime, ForegroundRunDiesWithTheRuntime) {
   b.set_args({"/bin/probe", "sleep", "60"});
   b.write_config();
   std::string id = unique_id("orphan");
-  pid_t rtpid = spawn_cmd({runtime_binary(), "--root", root_, "run", "--bundle", b.dir(), id}, b.dir() + "/log");
+  pid_t rtpid = spawn_cmd({runtime_binary(), "--root", root_, "run", "--bundle", b.dir(), id},
+                          b.dir() + "/log");
   int cpid = 0;
   for (int i = 0; i < 300 && cpid == 0; ++i) {
     usleep(10000);
@@ -432,9 +503,11 @@ TEST_F(Runtime, SignalsAreForwardedInForeground) {
   std::string id = unique_id("sig");
   std::string log = b.dir() + "/log";
   pid_t rtpid = spawn_cmd({runtime_binary(), "--root", root_, "run", "--bundle", b.dir(), id}, log);
-  for (int i = 0; i < 300 && read_file(log).value_or("").find("ready") == std::string::npos; ++i) usleep(10000);
+  for (int i = 0; i < 300 && read_file(log).value_or("").find("ready") == std::string::npos; ++i)
+    usleep(10000);
   kill(rtpid, SIGUSR1);
-  for (int i = 0; i < 300 && read_file(log).value_or("").find("got=10") == std::string::npos; ++i) usleep(10000);
+  for (int i = 0; i < 300 && read_file(log).value_or("").find("got=10") == std::string::npos; ++i)
+    usleep(10000);
   kill(rtpid, SIGTERM);
   int ws;
   waitpid(rtpid, &ws, 0);
@@ -452,8 +525,9 @@ TEST_F(Runtime, AnyUserRunsARootBundle) {
   b.write_config();
   std::string state = b.dir() + "/state";
   ASSERT_EQ(run_cmd({"chown", "-R", "65534:65534", b.dir()}).status, 0);
-  Output o = run_cmd({"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", runtime_binary(), "--root",
-                      state, "run", "--bundle", b.dir(), unique_id("rootless")});
+  Output o = run_cmd({"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                      runtime_binary(), "--root", state, "run", "--bundle", b.dir(),
+                      unique_id("rootless")});
   ids_.pop_back();  // not in root_: nothing for TearDown to delete
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(value(o.out, "uid"), "0");  // the caller's id is mapped to root inside

@@ -46,14 +46,16 @@ pid_t running_pid(const std::string& rt_root, const std::string& id) {
 class Slurm : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    skip_ = missing_requirements({"slurmctld", "slurmd", "srun", "sbatch", "scancel", "scontrol", "sinfo", "munged"});
+    skip_ = missing_requirements(
+        {"slurmctld", "slurmd", "srun", "sbatch", "scancel", "scontrol", "sinfo", "munged"});
     if (!skip_.empty()) return;
     if (runtime_binary().find(' ') != std::string::npos)
       skip_ = "oci.conf commands go through /bin/sh: the build path must not hold spaces";
     if (!skip_.empty()) return;
     error_ = isolate_host();
     if (!error_.empty()) return;
-    dir_ = std::make_unique<TempDir>("berth-slurm", 0755);  // the job's user reaches its spool and bundle
+    dir_ = std::make_unique<TempDir>("berth-slurm",
+                                     0755);  // the job's user reaches its spool and bundle
     cgroup_ = "berth-clients-" + std::to_string(getpid()) + "-slurm";
     error_ = start_munge();
     if (error_.empty()) error_ = write_config();
@@ -89,13 +91,15 @@ class Slurm : public ::testing::Test {
     if (!skip_.empty() || !error_.empty()) return;
     if (HasFailure()) {
       std::string log = read_file(*dir_ / "slurmd.log").value_or("");
-      std::cerr << "--- end of slurmd.log:\n" << (log.size() > 4000 ? log.substr(log.size() - 4000) : log);
+      std::cerr << "--- end of slurmd.log:\n"
+                << (log.size() > 4000 ? log.substr(log.size() - 4000) : log);
     }
     // Slurm deletes each container when its step ends (RunTimeDelete).
     for (const auto& user : containers_of(*dir_ / "rt"))
       EXPECT_TRUE(wait_until([&] { return containers_of(*dir_ / ("rt/" + user)).empty(); }, 10000))
           << "runtime state left for " << user;
-    EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000)) << "processes left";
+    EXPECT_TRUE(wait_until([] { return cgroup_tree_pids(cgroup_).empty(); }, 5000))
+        << "processes left";
   }
 
   static std::string start_munge() {
@@ -106,11 +110,13 @@ class Slurm : public ::testing::Test {
         !mkdir_all(d + "/munge", 0755).ok() || !write_file_atomic(d + "/munge.key", key, 0400).ok())
       return "cannot write a munge key in " + d;
     munged_ = std::make_unique<Daemon>(
-        std::vector<std::string>{"munged", "--foreground", "--force", "--socket=" + d + "/munge/munge.sock",
-                                 "--key-file=" + d + "/munge.key", "--pid-file=" + d + "/munge/munged.pid",
-                                 "--seed-file=" + d + "/munge/munged.seed", "--log-file=" + d + "/munge/munged.log"},
+        std::vector<std::string>{
+            "munged", "--foreground", "--force", "--socket=" + d + "/munge/munge.sock",
+            "--key-file=" + d + "/munge.key", "--pid-file=" + d + "/munge/munged.pid",
+            "--seed-file=" + d + "/munge/munged.seed", "--log-file=" + d + "/munge/munged.log"},
         d + "/munged.out");
-    if (!wait_until([&] { return path_exists(d + "/munge/munge.sock") || !munged_->running(); }, 10000) ||
+    if (!wait_until([&] { return path_exists(d + "/munge/munge.sock") || !munged_->running(); },
+                    10000) ||
         !munged_->running())
       return "munged did not start: " + munged_->log();
     return "";
@@ -119,29 +125,50 @@ class Slurm : public ::testing::Test {
   static std::string write_config() {
     std::string d = dir_->path();
     int ctld_port = free_port(), slurmd_port = free_port();
-    if (ctld_port < 0 || slurmd_port < 0 || ctld_port == slurmd_port) return "no free ports for slurmctld and slurmd";
+    if (ctld_port < 0 || slurmd_port < 0 || ctld_port == slurmd_port)
+      return "no free ports for slurmctld and slurmd";
     std::string conf =
         "ClusterName=berthtest\nSlurmctldHost=localhost\n"
-        "SlurmctldPort=" + std::to_string(ctld_port) + "\nSlurmdPort=" + std::to_string(slurmd_port) + "\n"
+        "SlurmctldPort=" +
+        std::to_string(ctld_port) + "\nSlurmdPort=" + std::to_string(slurmd_port) +
+        "\n"
         "SlurmUser=root\nSlurmdUser=root\n"
-        "AuthType=auth/munge\nCredType=cred/munge\nAuthInfo=socket=" + d + "/munge/munge.sock\n"
-        "StateSaveLocation=" + d + "/ctld\nSlurmdSpoolDir=" + d + "/spool\n"
-        "SlurmctldPidFile=" + d + "/slurmctld.pid\nSlurmdPidFile=" + d + "/slurmd.pid\n"
-        "SlurmctldLogFile=" + d + "/slurmctld.log\nSlurmdLogFile=" + d + "/slurmd.log\nSlurmdDebug=debug\n"
-        "ProctrackType=proctrack/pgid\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/none\n"
+        "AuthType=auth/munge\nCredType=cred/munge\nAuthInfo=socket=" +
+        d +
+        "/munge/munge.sock\n"
+        "StateSaveLocation=" +
+        d + "/ctld\nSlurmdSpoolDir=" + d +
+        "/spool\n"
+        "SlurmctldPidFile=" +
+        d + "/slurmctld.pid\nSlurmdPidFile=" + d +
+        "/slurmd.pid\n"
+        "SlurmctldLogFile=" +
+        d + "/slurmctld.log\nSlurmdLogFile=" + d +
+        "/slurmd.log\nSlurmdDebug=debug\n"
+        "ProctrackType=proctrack/pgid\nTaskPlugin=task/none\nJobAcctGatherType=jobacct_gather/"
+        "none\n"
         "AccountingStorageType=accounting_storage/none\nJobCompType=jobcomp/none\n"
         "SelectType=select/cons_tres\nSchedulerType=sched/builtin\nMpiDefault=none\n"
         "ReturnToService=2\nKillWait=2\n"
-        "NodeName=localhost NodeAddr=127.0.0.1 CPUs=" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
-        " State=UNKNOWN\nPartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP\n";
+        "NodeName=localhost NodeAddr=127.0.0.1 CPUs=" +
+        std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
+        " State=UNKNOWN\nPartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE "
+        "State=UP\n";
     // One runtime root per user (%u): RunTimeRun runs as the job's user. 22.05 has no %U.
     std::string rt = runtime_binary() + " --root " + d + "/rt/%u ";
-    std::string oci = "RunTimeRun=\"" + rt + "run --bundle %b %n.%u.%j.%s.%t\"\n"
-                      "RunTimeQuery=\"" + rt + "state %n.%u.%j.%s.%t\"\n"
-                      "RunTimeKill=\"" + rt + "kill -a %n.%u.%j.%s.%t SIGKILL\"\n"
-                      "RunTimeDelete=\"" + rt + "delete --force %n.%u.%j.%s.%t\"\n";
-    if (!write_file_atomic(d + "/slurm.conf", conf).ok() || !write_file_atomic(d + "/oci.conf", oci).ok() ||
-        !mkdir_all(d + "/ctld").ok() || !mkdir_all(d + "/rt").ok() || !mkdir_all(d + "/out").ok())
+    std::string oci = "RunTimeRun=\"" + rt +
+                      "run --bundle %b %n.%u.%j.%s.%t\"\n"
+                      "RunTimeQuery=\"" +
+                      rt +
+                      "state %n.%u.%j.%s.%t\"\n"
+                      "RunTimeKill=\"" +
+                      rt +
+                      "kill -a %n.%u.%j.%s.%t SIGKILL\"\n"
+                      "RunTimeDelete=\"" +
+                      rt + "delete --force %n.%u.%j.%s.%t\"\n";
+    if (!write_file_atomic(d + "/slurm.conf", conf).ok() ||
+        !write_file_atomic(d + "/oci.conf", oci).ok() || !mkdir_all(d + "/ctld").ok() ||
+        !mkdir_all(d + "/rt").ok() || !mkdir_all(d + "/out").ok())
       return "cannot write Slurm's configuration in " + d;
     chmod((d + "/rt").c_str(), 01777);
     chmod((d + "/out").c_str(), 01777);
@@ -151,8 +178,10 @@ class Slurm : public ::testing::Test {
 
   static std::string start_slurm() {
     std::string d = dir_->path();
-    slurmctld_ = std::make_unique<Daemon>(std::vector<std::string>{"slurmctld", "-D", "-i"}, d + "/slurmctld.out");
-    slurmd_ = std::make_unique<Daemon>(std::vector<std::string>{"slurmd", "-D", "-N", "localhost"}, d + "/slurmd.out");
+    slurmctld_ = std::make_unique<Daemon>(std::vector<std::string>{"slurmctld", "-D", "-i"},
+                                          d + "/slurmctld.out");
+    slurmd_ = std::make_unique<Daemon>(std::vector<std::string>{"slurmd", "-D", "-N", "localhost"},
+                                       d + "/slurmd.out");
     bool idle = wait_until(
         [] {
           if (!slurmctld_->running() || !slurmd_->running()) return true;
@@ -160,7 +189,8 @@ class Slurm : public ::testing::Test {
         },
         20000);
     if (!idle || !slurmctld_->running() || !slurmd_->running())
-      return "slurmctld/slurmd did not bring node localhost up: " + slurmctld_->log() + slurmd_->log();
+      return "slurmctld/slurmd did not bring node localhost up: " + slurmctld_->log() +
+             slurmd_->log();
     return "";
   }
 
@@ -187,7 +217,8 @@ TEST_F(Slurm, SrunReturnsOutputAndExitStatus) {
 
 TEST_F(Slurm, ScancelLeavesNoOrphan) {
   std::string rt_root = *dir_ / "rt/root";
-  pid_t srun = spawn_cmd({"srun", "--container=" + bundle_->dir(), "probe", "sleep", "60"}, *dir_ / "srun.out");
+  pid_t srun = spawn_cmd({"srun", "--container=" + bundle_->dir(), "probe", "sleep", "60"},
+                         *dir_ / "srun.out");
   std::string id;
   pid_t init = 0;
   ASSERT_TRUE(wait_until(
@@ -199,15 +230,19 @@ TEST_F(Slurm, ScancelLeavesNoOrphan) {
       15000))
       << "the container never ran: " << read_file(*dir_ / "srun.out").value_or("");
   auto pids = cgroup_tree_pids(cgroup_);
-  EXPECT_NE(std::find(pids.begin(), pids.end(), init), pids.end()) << "the container is in the bundle's cgroupsPath";
+  EXPECT_NE(std::find(pids.begin(), pids.end(), init), pids.end())
+      << "the container is in the bundle's cgroupsPath";
   auto parts = split(id, '.');  // localhost.root.JOB.STEP.TASK
   ASSERT_EQ(parts.size(), 5u) << id;
   ASSERT_EQ(run_cmd({"scancel", parts[2]}).status, 0);
 
   int ws = 0;
-  EXPECT_TRUE(wait_until([&] { return waitpid(srun, &ws, WNOHANG) == srun; }, 20000)) << "srun did not end";
-  EXPECT_TRUE(wait_until([&] { return !process_alive(init); }, 10000)) << "container init " << init << " outlived scancel";
-  EXPECT_TRUE(wait_until([&] { return containers_of(rt_root).empty(); }, 10000)) << "RunTimeDelete did not run";
+  EXPECT_TRUE(wait_until([&] { return waitpid(srun, &ws, WNOHANG) == srun; }, 20000))
+      << "srun did not end";
+  EXPECT_TRUE(wait_until([&] { return !process_alive(init); }, 10000))
+      << "container init " << init << " outlived scancel";
+  EXPECT_TRUE(wait_until([&] { return containers_of(rt_root).empty(); }, 10000))
+      << "RunTimeDelete did not run";
   EXPECT_TRUE(cgroup_tree_pids(cgroup_).empty());
 }
 
@@ -217,14 +252,16 @@ TEST_F(Slurm, JobOfAnOrdinaryUser) {
   std::string out = *dir_ / "out/nobody.out";
   std::string b = bundle_->dir();
   Output o = run_cmd({"sbatch", "--parsable", "--uid=65534", "--gid=65534", "--output=" + out,
-                      "--wrap=srun --container=" + b + " probe; srun --container=" + b + " probe exit 4; echo step=$?"});
+                      "--wrap=srun --container=" + b + " probe; srun --container=" + b +
+                          " probe exit 4; echo step=$?"});
   ASSERT_EQ(o.status, 0) << o.out << o.err;
   std::string job(trim(o.out));  // sbatch --wait polls every 10 s: ask ourselves
   std::string state;
   EXPECT_TRUE(wait_until(
       [&] {
         state = run_cmd({"scontrol", "show", "job", job}).out;
-        return state.find("JobState=COMPLETED") != std::string::npos || state.find("JobState=FAILED") != std::string::npos;
+        return state.find("JobState=COMPLETED") != std::string::npos ||
+               state.find("JobState=FAILED") != std::string::npos;
       },
       20000));
   EXPECT_NE(state.find("JobState=COMPLETED"), std::string::npos) << state;
@@ -246,16 +283,19 @@ TEST(SlurmArgv, KilledRuntimeTakesItsContainerAlong) {
   b.config()["linux"]["cgroupsPath"] = "/" + cg;
   b.write_config();
   std::string root = dir / "rt", id = "localhost.root.1.0.0";
-  pid_t runtime = spawn_cmd({runtime_binary(), "--root", root, "run", "--bundle", b.dir(), id}, dir / "run.out");
+  pid_t runtime = spawn_cmd({runtime_binary(), "--root", root, "run", "--bundle", b.dir(), id},
+                            dir / "run.out");
   pid_t init = 0;
   ASSERT_TRUE(wait_until([&] { return (init = running_pid(root, id)) > 0; }, 10000))
       << read_file(dir / "run.out").value_or("");
   kill(runtime, SIGKILL);
   int ws;
   waitpid(runtime, &ws, 0);
-  EXPECT_TRUE(wait_until([&] { return !process_alive(init); }, 5000)) << "container init outlived the runtime";
+  EXPECT_TRUE(wait_until([&] { return !process_alive(init); }, 5000))
+      << "container init outlived the runtime";
   Output st = run_cmd({runtime_binary(), "--root", root, "state", id});
-  EXPECT_NE(st.out.find("\"stopped\""), std::string::npos) << st.out << st.err;  // what RunTimeQuery sees
+  EXPECT_NE(st.out.find("\"stopped\""), std::string::npos)
+      << st.out << st.err;  // what RunTimeQuery sees
   EXPECT_EQ(run_cmd({runtime_binary(), "--root", root, "delete", "--force", id}).status, 0);
   EXPECT_TRUE(cgroup_tree_pids(cg).empty());
   remove_cgroup_tree(cg);

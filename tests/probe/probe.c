@@ -41,7 +41,8 @@ static void print_status_fields(void) {
   FILE* f = fopen("/proc/self/status", "r");
   if (!f) return;
   char line[512];
-  const char* keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Umask"};
+  const char* keys[] = {"CapInh", "CapPrm",     "CapEff",  "CapBnd",
+                        "CapAmb", "NoNewPrivs", "Seccomp", "Umask"};
   while (fgets(line, sizeof line, f)) {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
       size_t n = strlen(keys[i]);
@@ -57,13 +58,19 @@ static void print_status_fields(void) {
 }
 
 static void print_rlimits(void) {
-  static const struct { int r; const char* name; } rl[] = {
-      {RLIMIT_NOFILE, "NOFILE"}, {RLIMIT_NPROC, "NPROC"}, {RLIMIT_CORE, "CORE"},
-      {RLIMIT_MEMLOCK, "MEMLOCK"}, {RLIMIT_STACK, "STACK"}};
+  static const struct {
+    int r;
+    const char* name;
+  } rl[] = {{RLIMIT_NOFILE, "NOFILE"},
+            {RLIMIT_NPROC, "NPROC"},
+            {RLIMIT_CORE, "CORE"},
+            {RLIMIT_MEMLOCK, "MEMLOCK"},
+            {RLIMIT_STACK, "STACK"}};
   for (size_t i = 0; i < sizeof rl / sizeof rl[0]; i++) {
     struct rlimit l;
     if (getrlimit(rl[i].r, &l) == 0)
-      printf("rlimit.%s=%llu/%llu\n", rl[i].name, (unsigned long long)l.rlim_cur, (unsigned long long)l.rlim_max);
+      printf("rlimit.%s=%llu/%llu\n", rl[i].name, (unsigned long long)l.rlim_cur,
+             (unsigned long long)l.rlim_max);
   }
 }
 
@@ -89,7 +96,9 @@ static int report_all(void) {
 }
 
 static volatile sig_atomic_t last_sig;
-static void on_signal(int s) { last_sig = s; }
+static void on_signal(int s) {
+  last_sig = s;
+}
 
 static int signals_loop(void) {
   for (int s = 1; s < 32; s++)

@@ -4,10 +4,13 @@
 #include <cstring>
 
 int main(int argc, char** argv) {
-  if (argc > 1 && (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0)) {
+  if (argc > 1 &&
+      (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0)) {
     std::printf("berth version 0.1.0\n");
     return 0;
   }
-  std::fprintf(stderr, "berth: images and containers are not implemented yet; use berth-runtime for OCI bundles\n");
+  std::fprintf(
+      stderr,
+      "berth: images and containers are not implemented yet; use berth-runtime for OCI bundles\n");
   return 125;
 }

@@ -21,8 +21,10 @@ struct Globals {
 // A verb's action: returns the process exit status. Errors are reported by main.
 using Action = std::function<Result<int>(runtime::Runtime&)>;
 
-void add_lifecycle_commands(CLI::App& app, Action& action);  // create start run kill delete pause resume
-void add_query_commands(CLI::App& app, Action& action, const Globals& g);  // state list ps spec features
+void add_lifecycle_commands(CLI::App& app,
+                            Action& action);  // create start run kill delete pause resume
+void add_query_commands(CLI::App& app, Action& action,
+                        const Globals& g);  // state list ps spec features
 void add_exec_command(CLI::App& app, Action& action);
 
 }  // namespace berth::cli

@@ -31,7 +31,8 @@ Status apply_user(oci::Process& p, const std::string& user) {
   p.user.uid = static_cast<uint32_t>(*uid);
   if (parts.size() > 1) {
     auto gid = parse_uint(parts[1]);
-    if (!gid || *gid > UINT32_MAX || parts.size() > 2) return Error::invalid("--user must be UID[:GID]:", user);
+    if (!gid || *gid > UINT32_MAX || parts.size() > 2)
+      return Error::invalid("--user must be UID[:GID]:", user);
     p.user.gid = static_cast<uint32_t>(*gid);
   }
   return ok();
@@ -42,7 +43,8 @@ Result<oci::Process> build_process(runtime::Runtime& rt, ExecFlags& f) {
   if (!f.process_file.empty()) {
     std::string text = TRY(read_file(f.process_file));
     // Validate it as the process of a config.json, so errors name the same fields.
-    auto spec = oci::parse_spec(R"({"ociVersion":"1.1.0","root":{"path":"rootfs"},"process":)" + text + "}");
+    auto spec = oci::parse_spec(R"({"ociVersion":"1.1.0","root":{"path":"rootfs"},"process":)" +
+                                text + "}");
     if (!spec) return Error::invalid("--process " + f.process_file + ": " + spec.error().message());
     return *spec->process;
   }
@@ -60,7 +62,8 @@ Result<oci::Process> build_process(runtime::Runtime& rt, ExecFlags& f) {
   if (!f.caps.empty()) {
     if (!p.capabilities) p.capabilities.emplace();
     for (const auto& c : f.caps)
-      for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted})
+      for (auto* set :
+           {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted})
         set->push_back(c);
   }
   return p;

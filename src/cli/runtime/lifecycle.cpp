@@ -41,7 +41,8 @@ void add_lifecycle_commands(CLI::App& app, Action& action) {
   });
 
   static CreateFlags rf;
-  auto* run = app.add_subcommand("run", "create and start a container, wait for it unless --detach");
+  auto* run =
+      app.add_subcommand("run", "create and start a container, wait for it unless --detach");
   add_create_flags(run, rf);
   run->add_flag("-d,--detach", rf.detach, "return once the process runs");
   run->add_flag("--keep", rf.keep, "accepted for runc compatibility");

@@ -2,12 +2,11 @@
 // runc shim (BinaryName), Slurm's oci.conf and anyone else who speaks to runc.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <cstdio>
-
-#include <CLI/CLI.hpp>
 
 #include "base/log.h"
 #include "cli/runtime/commands.h"
@@ -38,15 +37,19 @@ int main(int argc, char** argv) {
   if (::geteuid() != 0) {
     // Like runc: an ordinary user's state lives in their runtime dir.
     const char* xdg = getenv("XDG_RUNTIME_DIR");
-    g.root = xdg && *xdg ? std::string(xdg) + "/berth-runtime" : "/tmp/berth-runtime-" + std::to_string(::geteuid());
+    g.root = xdg && *xdg ? std::string(xdg) + "/berth-runtime"
+                         : "/tmp/berth-runtime-" + std::to_string(::geteuid());
   }
-  app.add_option("--root", g.root, "directory for the containers' state (default /run/berth-runtime; "
+  app.add_option("--root", g.root,
+                 "directory for the containers' state (default /run/berth-runtime; "
                  "$XDG_RUNTIME_DIR/berth-runtime for other users)");
   app.add_option("--log", g.log_file, "log file (default: stderr)");
-  app.add_option("--log-format", g.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-format", g.log_format, "log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", g.debug, "log debug messages and full error trails");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use systemd for cgroups (not supported)");
-  app.add_option("--rootless", g.rootless, "ignored: berth-runtime detects rootless mode")->default_str("auto");
+  app.add_option("--rootless", g.rootless, "ignored: berth-runtime detects rootless mode")
+      ->default_str("auto");
   app.add_option("--criu", "ignored: checkpoint/restore is not supported");
 
   cli::Action action;
@@ -60,11 +63,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   bool log_to_file =
-      log::set_output(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text) && !g.log_file.empty();
+      log::set_output(g.log_file, g.log_format == "json" ? log::Format::json : log::Format::text) &&
+      !g.log_file.empty();
   if (g.debug) log::set_level(log::Level::debug);
   if (g.systemd_cgroup) {
-    log::error("--systemd-cgroup is not supported: berth-runtime manages cgroups itself (cgroupfs); "
-               "configure your engine with cgroup_manager = \"cgroupfs\"");
+    log::error(
+        "--systemd-cgroup is not supported: berth-runtime manages cgroups itself (cgroupfs); "
+        "configure your engine with cgroup_manager = \"cgroupfs\"");
     return 1;
   }
   runtime::RuntimeOptions ro;

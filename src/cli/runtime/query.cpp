@@ -56,14 +56,18 @@ json features_json() {
   return {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.1.0"},
-      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
+      {"hooks",
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions",
-       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime", "mand",
-        "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime", "nostrictatime",
-        "nosuid", "nosymfollow", "private", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec",
-        "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime",
-        "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-        "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"}},
+       {"async",      "atime",       "bind",         "defaults",  "dev",          "diratime",
+        "dirsync",    "exec",        "lazytime",     "mand",      "noatime",      "nodev",
+        "nodiratime", "noexec",      "nolazytime",   "nomand",    "norelatime",   "nostrictatime",
+        "nosuid",     "nosymfollow", "private",      "rbind",     "rdev",         "rdiratime",
+        "relatime",   "remount",     "rexec",        "rnoatime",  "rnodev",       "rnodiratime",
+        "rnoexec",    "rnosuid",     "rnosymfollow", "ro",        "rprivate",     "rrelatime",
+        "rro",        "rrw",         "rshared",      "rslave",    "rstrictatime", "rsuid",
+        "rsymfollow", "runbindable", "rw",           "shared",    "slave",        "strictatime",
+        "suid",       "symfollow",   "sync",         "unbindable"}},
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
         {"capabilities", caps},
@@ -71,13 +75,17 @@ json features_json() {
         {"seccomp",
          {{"enabled", true},
           {"actions",
-           {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
-            "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
+           {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+            "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
           {"operators",
-           {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
-            "SCMP_CMP_NE"}},
-          {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}},
-          {"supportedFlags", {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"}}}},
+           {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+            "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
+          {"archs",
+           {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
+            "SCMP_ARCH_ARM"}},
+          {"supportedFlags",
+           {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW"}}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}}}},
       {"annotations", {{"org.opencontainers.runc.version", "berth-runtime 0.1.0"}}}};
@@ -116,11 +124,13 @@ void add_query_commands(CLI::App& app, Action& action, const Globals& g) {
         std::printf("%s\n", arr.dump().c_str());
         return 0;
       }
-      std::printf("%-20s %-8s %-10s %-40s %-32s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+      std::printf("%-20s %-8s %-10s %-40s %-32s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED",
+                  "OWNER");
       for (const auto& s : all) {
         json j = state_json(rt, s, g);
-        std::printf("%-20s %-8d %-10s %-40s %-32s %s\n", s.id.c_str(), s.pid, s.status.c_str(), s.bundle.c_str(),
-                    j["created"].get<std::string>().c_str(), j["owner"].get<std::string>().c_str());
+        std::printf("%-20s %-8d %-10s %-40s %-32s %s\n", s.id.c_str(), s.pid, s.status.c_str(),
+                    s.bundle.c_str(), j["created"].get<std::string>().c_str(),
+                    j["owner"].get<std::string>().c_str());
       }
       return 0;
     };
@@ -128,7 +138,8 @@ void add_query_commands(CLI::App& app, Action& action, const Globals& g) {
 
   static std::string ps_format = "table";
   auto* ps = app.add_subcommand("ps", "list the processes of a container");
-  ps->add_option("-f,--format", ps_format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  ps->add_option("-f,--format", ps_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   ps->add_option("id", id, "container id")->required();
   ps->allow_extras();  // runc passes extra ps(1) options through; we print PID and CMD
   ps->callback([&] {
