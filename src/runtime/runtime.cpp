@@ -440,6 +440,15 @@ Status Runtime::resume(const std::string& id) {
   return TRY(cgroup::Cgroup::from_json(r.cgroup)).thaw();
 }
 
+Status Runtime::update(const std::string& id, const oci::Resources& res) {
+  ContainerRecord r = TRY(store_.load(id));
+  std::string status = TRY(status_of(r));
+  if (status == "stopped") return Error::invalid("cannot update container " + id + ": it is stopped");
+  if (r.cgroup.empty()) return Error::invalid("cannot update container " + id + ": it has no cgroup");
+  auto cg = TRY(cgroup::Cgroup::from_json(r.cgroup));
+  return cg.apply(res);
+}
+
 Result<std::vector<pid_t>> Runtime::pids(const std::string& id) {
   ContainerRecord r = TRY(store_.load(id));
   if (r.cgroup.empty()) return std::vector<pid_t>{r.pid};

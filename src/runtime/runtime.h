@@ -62,6 +62,8 @@ class Runtime {
   Status pause(const std::string& id);
   Status resume(const std::string& id);
   Result<std::vector<pid_t>> pids(const std::string& id);
+  // Changes the cgroup limits of a created, running or paused container (runc update).
+  Status update(const std::string& id, const oci::Resources& r);
 
   // The container's config.json as copied at create.
   Result<oci::Spec> spec_of(const std::string& id);

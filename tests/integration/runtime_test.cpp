@@ -266,6 +266,26 @@ TEST_F(Runtime, CgroupLimitsAreApplied) {
     rmdir(("/sys/fs/cgroup/" + h + "/berth-test").c_str());
 }
 
+TEST_F(Runtime, UpdateChangesLimitsOfARunningContainer) {
+  REQUIRE_ROOT();
+  Bundle b;
+  b.config()["linux"]["resources"]["pids"] = {{"limit", 42}};
+  b.set_args({"/bin/probe", "sleep", "30"});
+  std::string id = unique_id("upd");
+  ASSERT_EQ(run(b, id, {"-d"}).status, 0);
+  Output u = rt({"update", "--pids-limit", "17", "--memory", "100000000", id});
+  ASSERT_EQ(u.status, 0) << u.err;
+  Output o = rt({"exec", id, "/bin/cat", "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"});
+  EXPECT_EQ(o.out, "17\n99999744\n") << o.err;  // the kernel rounds to pages
+  u = rt({"update", "--resources", "-", id}, R"({"pids": {"limit": 9}})");
+  ASSERT_EQ(u.status, 0) << u.err;
+  EXPECT_EQ(rt({"exec", id, "/bin/cat", "/sys/fs/cgroup/pids/pids.max"}).out, "9\n");
+  Output bad = rt({"update", "--resources", "-", id}, R"({"pids": {"limit": "x"}})");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("pids.limit"), std::string::npos) << bad.err;
+  rt({"delete", "-f", id});
+}
+
 TEST_F(Runtime, HooksRunInOrderWithState) {
   REQUIRE_ROOT();
   Bundle b;

@@ -26,5 +26,6 @@ void add_lifecycle_commands(CLI::App& app,
 void add_query_commands(CLI::App& app, Action& action,
                         const Globals& g);  // state list ps spec features
 void add_exec_command(CLI::App& app, Action& action);
+void add_update_command(CLI::App& app, Action& action);
 
 }  // namespace berth::cli

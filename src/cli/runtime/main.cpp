@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   cli::add_lifecycle_commands(app, action);
   cli::add_query_commands(app, action, g);
   cli::add_exec_command(app, action);
+  cli::add_update_command(app, action);
 
   try {
     app.parse(argc, argv);
