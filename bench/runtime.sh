@@ -42,12 +42,14 @@ grep -q '"true"' "$B/config.json" || { echo "bench: could not set args" >&2; exi
 
 # Every runtime gets its own state dir on the same filesystem.
 state=/run/berth-bench; rm -rf "$state"; mkdir -p "$state"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 table=$(python3 bench/interleave.py --runs "$RUNS" --warmup 5 --baseline crun \
   "berth-runtime=$REPO/build/bin/berth-runtime --root $state/berth run --bundle $B b{i}" \
   "crun=crun --root $state/crun run --bundle $B c{i}" \
   "runc=runc --root $state/runc run --bundle $B r{i}" \
   "unshare=unshare -fpnimu true")
 rm -rf "$state"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 section="$work/section.md"
 {
@@ -55,6 +57,7 @@ section="$work/section.md"
   echo "## OCI runtime: \`run\` of a busybox bundle (\`true\`)"
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $RUNS interleaved rounds;"
+  echo "load average before/after: $load_before / $load_after (other work on the machine widens the spread)."
   echo "crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}')."
   echo "Same bundle and config.json (\`berth-runtime spec\`, terminal off) for all three; \`unshare -fpnimu true\`"
   echo "is the floor: namespaces without a rootfs, cgroups or seccomp. Targets (issue 2): at most 1.2x crun, faster than runc."
