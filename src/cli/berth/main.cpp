@@ -1,16 +1,68 @@
-// berth: the container engine's command line. For now it carries the OCI runtime
-// in process (`berth runtime ...` is berth-runtime); images and containers come next.
+// berth: the container engine's command line (docker's verbs). Thin: each verb group maps
+// options onto the libraries and prints. Images and containers arrive with their issues.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstring>
+
+#include "base/log.h"
+#include "cgroup/layout.h"
+#include "cli/berth/globals.h"
+
+namespace {
+
+using berth::cli::GlobalOptions;
+
+void print_info(const GlobalOptions& g) {
+  struct utsname u;
+  ::uname(&u);
+  std::printf("Client: berth 0.1.0\n\n");
+  std::printf("Server: none (berth runs without a daemon)\n");
+  std::printf(" Mode: %s\n", g.rootless ? "rootless" : "rootful");
+  std::printf(" Root Dir: %s\n Run Root: %s\n Config Dir: %s\n", g.root.c_str(), g.runroot.c_str(),
+              g.config.c_str());
+  auto layout = berth::cgroup::Layout::detect();
+  if (layout) {
+    std::printf(" Cgroup Driver: cgroupfs\n Cgroup Version: %s\n",
+                std::string(berth::cgroup::mode_name(layout->mode())).c_str());
+  } else {
+    std::printf(" Cgroup: %s\n", layout.error().message().c_str());
+  }
+  std::printf(" Runtime: berth-runtime (in process), OCI runtime-spec 1.1\n");
+  std::printf(" Kernel Version: %s\n Operating System: %s %s\n", u.release, u.sysname, u.machine);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 &&
-      (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0)) {
-    std::printf("berth version 0.1.0\n");
-    return 0;
+  GlobalOptions g = berth::cli::default_globals();
+  CLI::App app{"berth: containers for deep learning, without a daemon", "berth"};
+  app.require_subcommand(1);
+  app.set_version_flag("-v,--version", "berth version 0.1.0");
+  app.add_option("--root", g.root, "store directory (images, layers, containers)")
+      ->capture_default_str();
+  app.add_option("--runroot", g.runroot, "runtime state directory")->capture_default_str();
+  app.add_option("--config", g.config, "client config directory (credentials)")
+      ->capture_default_str();
+  app.add_flag("-D,--debug", g.debug, "debug output and full error trails");
+
+  auto* version = app.add_subcommand("version", "show the berth version");
+  version->callback([] { std::printf("berth version 0.1.0\nOCI runtime-spec 1.1.0\n"); });
+  auto* info = app.add_subcommand("info", "show how berth runs on this machine");
+  info->callback([&] { print_info(g); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (auto rest = app.remaining(); !rest.empty() && e.get_exit_code() != 0) {
+      std::fprintf(stderr, "berth: '%s' is not a berth command.\nSee 'berth --help'\n",
+                   rest.front().c_str());
+      return berth::cli::kExitBerthError;
+    }
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : berth::cli::kExitBerthError;
   }
-  std::fprintf(
-      stderr,
-      "berth: images and containers are not implemented yet; use berth-runtime for OCI bundles\n");
-  return 125;
+  if (g.debug) berth::log::set_level(berth::log::Level::debug);
+  return 0;
 }
