@@ -10,7 +10,8 @@ BUILD="build-essential cmake ninja-build pkg-config git
   libmnl-dev libnftables-dev"
 TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format clang-tidy
   busybox-static iproute2 procps util-linux uidmap
-  podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3"
+  podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3
+  docker-registry skopeo apache2-utils openssl curl tar gzip"
 BENCH="hyperfine python3"  # the peers themselves: ../shared/peers/setup.sh
 
 want="$BUILD $TEST"

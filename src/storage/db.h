@@ -1,0 +1,107 @@
+// db.h - the store's metadata: images, tags, layers and who references what, in SQLite.
+//
+// ROOT/berth.db in WAL mode: readers never wait for a writer, and two berth processes
+// writing at once wait for each other (busy timeout) instead of failing. Every change is
+// one IMMEDIATE transaction, so a process killed at any point leaves the database as it
+// was before or after that change, never in between. The schema is in docs/store.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace berth::storage {
+
+struct LayerRecord {
+  std::string chain_id;         // "sha256:..."
+  std::string diff_id;          // sha256 of the uncompressed tar
+  std::string parent;           // parent chain id; empty for the bottom layer
+  int64_t size = 0;             // unpacked bytes (sum of file sizes)
+  std::string digest;           // the compressed blob's digest (manifest), may be empty
+  int64_t compressed_size = 0;  // that blob's size
+  std::string media_type;       // as in the manifest
+};
+
+struct ImageRecord {
+  std::string id;               // the config's digest, "sha256:..."
+  std::string config;           // the config JSON as stored in the blob
+  int64_t created = 0;          // the config's "created", unix seconds (0: unknown)
+  int64_t added = 0;            // when this store got it, unix seconds (set by put_image)
+  int64_t size = 0;             // unpacked size; put_image sums the layers when 0
+  std::string manifest_digest;  // the manifest it was pulled or loaded with, may be empty
+  std::string manifest_media_type;
+  std::vector<std::string> tags;          // "docker.io/library/ubuntu:16.04"; filled on reads
+  std::vector<std::string> repo_digests;  // "docker.io/library/ubuntu@sha256:..."
+};
+
+struct RemoveResult {
+  std::vector<std::string> untagged;             // tags that pointed at the image
+  std::vector<std::string> unreferenced_layers;  // chain ids no image uses any more
+  std::vector<std::string> unreferenced_blobs;   // config, manifest, layer blobs now unused
+};
+
+// One connection. Use it from one thread at a time; open one per thread or process.
+class Db {
+ public:
+  // Opens (creating) the database, sets WAL, foreign keys and a busy timeout, and brings the
+  // schema up to date (an error when it was written by a newer berth).
+  static Result<Db> open(const std::string& path, int busy_timeout_ms = 30000);
+  Db(Db&& o) noexcept;
+  Db& operator=(Db&& o) noexcept;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  Result<int> schema_version();
+
+  // Records an image with its layers (bottom first) and tags, in one transaction. Layers
+  // already known are shared; tags move from whatever image had them; putting an image
+  // again updates its record and adds the tags and repo digests.
+  Status put_image(const ImageRecord& image, const std::vector<LayerRecord>& layers,
+                   const std::vector<std::string>& tags);
+  Result<std::optional<ImageRecord>> find_by_tag(std::string_view name);
+  // By full id or a unique hex prefix ("sha256:1a2b", "1a2b"); an ambiguous prefix is an error.
+  Result<std::optional<ImageRecord>> find_by_id(std::string_view id_or_prefix);
+  // Every image, newest first.
+  Result<std::vector<ImageRecord>> list();
+  // An image's layers, bottom first.
+  Result<std::vector<LayerRecord>> image_layers(std::string_view image_id);
+
+  // Points name at image id (moving it from another image); the image must exist.
+  Status tag(std::string_view name, std::string_view image_id);
+  // Removes a tag; returns the image it pointed at, nullopt when there was no such tag.
+  Result<std::optional<std::string>> untag(std::string_view name);
+  // Deletes an image, its tags and repo digests; layers and blobs nothing else references
+  // are deleted from the database and returned, for the caller to remove from disk.
+  Result<RemoveResult> remove_image(std::string_view image_id);
+
+  Result<std::vector<LayerRecord>> layers();
+  Result<bool> has_layer(std::string_view chain_id);
+
+ private:
+  class Stmt;
+  explicit Db(sqlite3* db) : db_(db) {}
+  Status exec(const char* sql);
+  Result<Stmt> prepare(const char* sql);
+  Error db_error(std::string_view what) const;
+  template <class F>
+  auto in_transaction(F&& body) -> decltype(body());
+  Status migrate();
+  Result<ImageRecord> load_image(Stmt& row);
+  Status load_names(ImageRecord& r);
+  Status put_layers(const std::vector<LayerRecord>& layers);
+  Status put_tag(std::string_view name, std::string_view image_id);
+  Result<std::vector<std::string>> strings(const char* sql, std::string_view arg);
+  Result<std::vector<std::string>> blobs_of(std::string_view image_id);
+
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace berth::storage

@@ -1,0 +1,57 @@
+// db_schema.h - the metadata database's migrations (internal to storage/db.cpp).
+//
+// kMigrations[i] takes the schema from version i to i + 1; a database records its version
+// in schema_version. Append new migrations; never edit a released one. docs/store.md
+// describes the tables.
+#pragma once
+
+#include <array>
+
+namespace berth::storage {
+
+inline constexpr std::array<const char*, 1> kMigrations = {
+    // 1: images, their layers, tags and repo digests.
+    R"sql(
+CREATE TABLE layers(
+  chain_id TEXT PRIMARY KEY NOT NULL,
+  diff_id TEXT NOT NULL,
+  parent TEXT REFERENCES layers(chain_id),
+  size INTEGER NOT NULL DEFAULT 0,
+  created INTEGER NOT NULL
+);
+CREATE TABLE images(
+  id TEXT PRIMARY KEY NOT NULL,
+  config TEXT NOT NULL,
+  created INTEGER NOT NULL DEFAULT 0,
+  added INTEGER NOT NULL,
+  size INTEGER NOT NULL DEFAULT 0,
+  manifest_digest TEXT NOT NULL DEFAULT '',
+  manifest_media_type TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE image_layers(
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+  diff_id TEXT NOT NULL,
+  digest TEXT NOT NULL DEFAULT '',
+  compressed_size INTEGER NOT NULL DEFAULT 0,
+  media_type TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(image_id, idx)
+);
+CREATE INDEX image_layers_by_chain ON image_layers(chain_id);
+CREATE INDEX image_layers_by_digest ON image_layers(digest);
+CREATE TABLE tags(
+  name TEXT PRIMARY KEY NOT NULL,
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  created INTEGER NOT NULL
+);
+CREATE INDEX tags_by_image ON tags(image_id);
+CREATE TABLE repo_digests(
+  name TEXT PRIMARY KEY NOT NULL,
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+)sql",
+};
+
+}  // namespace berth::storage
