@@ -117,6 +117,13 @@ std::optional<int> capability_number(std::string_view name) {
   return static_cast<int>(it - kCapabilities.begin());
 }
 
+const char* capability_name(int number) {
+  // The table holds string literals, so data() is NUL-terminated.
+  return number >= 0 && number <= kLastCapability
+             ? kCapabilities[static_cast<size_t>(number)].data()
+             : nullptr;
+}
+
 std::optional<int> rlimit_resource(std::string_view name) {
   for (const auto& r : kRlimits)
     if (r.name == name) return r.resource;

@@ -12,6 +12,8 @@ namespace berth::oci {
 
 // "CAP_SYS_ADMIN" -> 21. Knows CAP_CHOWN (0) up to CAP_CHECKPOINT_RESTORE (40).
 std::optional<int> capability_number(std::string_view name);
+// 12 -> "CAP_NET_ADMIN" (NUL-terminated); nullptr beyond kLastCapability.
+const char* capability_name(int number);
 // The highest capability number capability_number() knows.
 inline constexpr int kLastCapability = 40;
 // "RLIMIT_NOFILE" -> RLIMIT_NOFILE from <sys/resource.h>; the full Linux list.

@@ -15,6 +15,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "cgroup/cgroup.h"
 #include "oci/spec_json.h"
 #include "runtime/foreground.h"

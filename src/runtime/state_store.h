@@ -49,6 +49,5 @@ class StateStore {
 
 // Container ids: letters, digits, '_', '+', '-', '.', at most 1024 bytes, not "." or "..".
 Status validate_container_id(const std::string& id);
-std::string now_rfc3339();
 
 }  // namespace berth::runtime

@@ -9,52 +9,10 @@
 #include <array>
 #include <cerrno>
 
+#include "oci/names.h"
+
 namespace berth::security {
 namespace {
-
-constexpr std::array<const char*, kCapMax + 1> kCapNames = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 std::string quoted(std::string_view s) {
   std::string q;  // not "\"" + std::string(s) + ...: g++ 12 warns (-Wrestrict) on that
@@ -118,14 +76,12 @@ Status set_ambient(uint64_t ambient) {
 }  // namespace
 
 Result<int> cap_from_name(std::string_view name) {
-  for (int i = 0; i <= kCapMax; i++) {
-    if (name == kCapNames[i]) return i;
-  }
+  if (auto n = oci::capability_number(name)) return *n;
   return Error::invalid("unknown capability", quoted(name));
 }
 
 const char* cap_name(int cap) {
-  return cap >= 0 && cap <= kCapMax ? kCapNames[cap] : nullptr;
+  return oci::capability_name(cap);
 }
 
 Result<CapSets> resolve_caps(const oci::Capabilities& caps) {
@@ -180,7 +136,7 @@ std::string caps_to_string(uint64_t set) {
     if ((set & bit(cap)) == 0) continue;
     if (!out.empty()) out += ',';
     if (cap <= kCapMax)
-      out += kCapNames[cap];
+      out += oci::capability_name(cap);
     else
       out += "CAP_" + std::to_string(cap);
   }

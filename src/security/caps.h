@@ -17,12 +17,13 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "oci/names.h"
 #include "oci/spec.h"
 
 namespace berth::security {
 
 // The highest capability number berth knows (CAP_CHECKPOINT_RESTORE).
-constexpr int kCapMax = 40;
+constexpr int kCapMax = oci::kLastCapability;
 
 struct CapSets {
   uint64_t bounding = 0;
