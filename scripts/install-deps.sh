@@ -12,7 +12,7 @@ TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format
   busybox-static iproute2 procps util-linux uidmap
   podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3
   docker-registry skopeo apache2-utils openssl curl tar gzip"
-BENCH="hyperfine python3"  # the peers themselves: ../shared/peers/setup.sh
+BENCH="hyperfine python3 isal"  # the peers themselves: ../shared/peers/setup.sh
 
 want="$BUILD $TEST"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH"

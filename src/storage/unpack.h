@@ -60,9 +60,10 @@ struct UnpackResult {
 };
 
 // Unpacks compressed (a layer blob as it arrives) into target_dir_fd, which should be an
-// empty directory. With decompress_in_thread, `compressed` is read from a second thread
-// (one thread at a time), which is joined before this returns. On any error the directory holds a partial tree: the caller removes it
-// (remove_unpacked). Errors are one line naming the layer and the entry, e.g.
+// empty directory. With decompress_in_thread, `compressed` is read from a second thread (one
+// thread at a time), joined before this returns. On any error the directory holds a partial
+// tree: the caller removes it (remove_unpacked). Errors are one line naming the layer and
+// the entry, e.g.
 //   layer sha256:ab..: entry "../../etc/passwd": path escapes the layer root
 //   layer sha256:ab..: truncated gzip stream
 Result<UnpackResult> unpack_layer(ByteSource& compressed, Compression c, int target_dir_fd,
