@@ -3,37 +3,14 @@
 
 #include <sys/resource.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
 
+#include "oci/names.h"
+
 namespace berth::security {
 namespace {
-
-struct RlimitName {
-  std::string_view name;
-  int resource;
-};
-
-constexpr std::array<RlimitName, 16> kRlimits = {{
-    {"RLIMIT_AS", RLIMIT_AS},
-    {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
-    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
-    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},
-    {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
-    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-    {"RLIMIT_STACK", RLIMIT_STACK},
-}};
 
 std::string quoted(std::string_view s) {
   std::string q;  // not "\"" + std::string(s) + ...: g++ 12 warns (-Wrestrict) on that
@@ -81,9 +58,7 @@ Result<int> check(const oci::Rlimit& r, size_t i) {
 }  // namespace
 
 Result<int> rlimit_from_name(std::string_view name) {
-  for (const auto& r : kRlimits) {
-    if (r.name == name) return r.resource;
-  }
+  if (auto r = oci::rlimit_resource(name)) return *r;  // one name table: oci/names
   return Error::invalid("unknown rlimit", quoted(name));
 }
 
