@@ -217,7 +217,14 @@ Status BlobStore::Writer::write(std::string_view data) {
   return ok();
 }
 
-Status BlobStore::Writer::commit(std::string_view expected_digest, int64_t expected_size) {
+Result<UniqueFd> BlobStore::Writer::open_written() const {
+  int fd = ::openat(tmp_dir_.get(), tmp_name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return sys_error("open", "blob temp file " + tmp_name_);
+  return UniqueFd(fd);
+}
+
+Status BlobStore::Writer::commit(std::string_view expected_digest, int64_t expected_size,
+                                 Durability d) {
   if (!is_valid_digest(expected_digest)) return fail(digest_hex(expected_digest).error());
   if (failed_ || done_)
     return Error::invalid(blob_label(expected_digest) + ": writer already failed");
@@ -229,7 +236,7 @@ Status BlobStore::Writer::commit(std::string_view expected_digest, int64_t expec
   if (actual != expected_digest)
     return fail(Error::invalid(blob_label(expected_digest) + ": digest mismatch: the " +
                                std::to_string(size_) + " bytes received are " + actual));
-  return finish(actual);
+  return finish(actual, d);
 }
 
 Result<std::string> BlobStore::Writer::commit_computed() {
@@ -239,15 +246,17 @@ Result<std::string> BlobStore::Writer::commit_computed() {
   return digest;
 }
 
-Status BlobStore::Writer::finish(const std::string& digest) {
+Status BlobStore::Writer::finish(const std::string& digest, Durability d) {
   std::string hex = digest.substr(7);
   ::fchmod(fd_.get(), 0644);
-  if (Status st = fsync_fd(fd_.get(), blob_label(digest)); !st) return fail(std::move(st).error());
+  bool sync = d == Durability::durable;
+  if (Status st = sync ? fsync_fd(fd_.get(), blob_label(digest)) : ok(); !st)
+    return fail(std::move(st).error());
   if (::renameat(tmp_dir_.get(), tmp_name_.c_str(), blobs_dir_.get(), hex.c_str()) < 0)
     return fail(sys_error("rename into place", blob_label(digest)));
   done_ = true;
-  if (Status st = fsync_fd(blobs_dir_.get(), "blobs directory"); !st) return st;
-  return ok();
+  if (!sync) return ok();
+  return fsync_fd(blobs_dir_.get(), "blobs directory");
 }
 
 // --- FdSource ---

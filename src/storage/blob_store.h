@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/file.h"
 #include "base/io.h"
 #include "storage/sha256.h"
 
@@ -76,9 +77,15 @@ class BlobStore::Writer : public ByteSink {
   uint64_t resume_offset() const { return resumed_; }
   // Bytes written so far, resumed bytes included.
   uint64_t size() const { return size_; }
-  // fsync, check size (when expected_size >= 0) and digest, rename into place. On a
-  // mismatch the temp file is removed and the error names both digests.
-  Status commit(std::string_view expected_digest, int64_t expected_size = -1);
+  // fsync (Durability::durable), check size (when expected_size >= 0) and digest, rename
+  // into place. On a mismatch the temp file is removed and the error names both digests.
+  // Durability::volatile_ok skips the fsyncs: the blob survives the process being killed,
+  // not a power cut (pulled layer blobs, whose unpacked layers are not synced either).
+  Status commit(std::string_view expected_digest, int64_t expected_size = -1,
+                Durability d = Durability::durable);
+  // A separate read-only fd on the bytes written so far, from offset 0 (a resumed partial
+  // is replayed through the unpacker before the rest is fetched).
+  Result<UniqueFd> open_written() const;
   // Stores the bytes under whatever digest they have (new content: commit, save); returns it.
   Result<std::string> commit_computed();
   // Drops the temp file now, partial or not.
@@ -92,7 +99,7 @@ class BlobStore::Writer : public ByteSink {
         tmp_name_(std::move(tmp_name)),
         fd_(std::move(fd)),
         keyed_(keyed) {}
-  Status finish(const std::string& digest);
+  Status finish(const std::string& digest, Durability d = Durability::durable);
   Error fail(Error e);
 
   UniqueFd blobs_dir_;  // own copies: a writer may outlive the BlobStore it came from

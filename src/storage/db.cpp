@@ -263,6 +263,17 @@ Result<std::optional<ImageRecord>> Db::find_by_tag(std::string_view name) {
   return std::optional<ImageRecord>(TRY(load_image(q)));
 }
 
+Result<std::optional<ImageRecord>> Db::find_by_repo_digest(std::string_view name) {
+  Stmt q = TRY(prepare(
+      (std::string(kImageColumns) + "WHERE id = (SELECT image_id FROM repo_digests WHERE name = ?)")
+          .c_str()));
+  q.bind(1, name);
+  int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<ImageRecord>();
+  if (rc != SQLITE_ROW) return db_error("find image " + std::string(name));
+  return std::optional<ImageRecord>(TRY(load_image(q)));
+}
+
 Result<std::optional<ImageRecord>> Db::find_by_id(std::string_view id) {
   std::string prefix(id.substr(0, 7) == "sha256:" ? id : "sha256:" + std::string(id));
   bool hex = prefix.size() > 7 && prefix.size() <= 71;

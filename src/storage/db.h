@@ -67,6 +67,8 @@ class Db {
   Status put_image(const ImageRecord& image, const std::vector<LayerRecord>& layers,
                    const std::vector<std::string>& tags);
   Result<std::optional<ImageRecord>> find_by_tag(std::string_view name);
+  // By a repo digest, "docker.io/library/ubuntu@sha256:...".
+  Result<std::optional<ImageRecord>> find_by_repo_digest(std::string_view name);
   // By full id or a unique hex prefix ("sha256:1a2b", "1a2b"); an ambiguous prefix is an error.
   Result<std::optional<ImageRecord>> find_by_id(std::string_view id_or_prefix);
   // Every image, newest first.

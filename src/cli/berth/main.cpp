@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "cgroup/layout.h"
+#include "cli/berth/context.h"
 #include "cli/berth/globals.h"
 
 namespace {
@@ -52,6 +53,16 @@ int main(int argc, char** argv) {
   auto* info = app.add_subcommand("info", "show how berth runs on this machine");
   info->callback([&] { print_info(g); });
 
+  // Command groups get the context; it reads the globals when a command runs.
+  berth::cli::Context ctx(g);
+  app.parse_complete_callback([&] {
+    if (g.debug) berth::log::set_level(berth::log::Level::debug);
+  });
+  berth::cli::add_pull_commands(app, ctx);
+  berth::cli::add_push_commands(app, ctx);
+  berth::cli::add_image_commands(app, ctx);
+  berth::cli::add_archive_commands(app, ctx);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -63,6 +74,5 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : berth::cli::kExitBerthError;
   }
-  if (g.debug) berth::log::set_level(berth::log::Level::debug);
-  return 0;
+  return ctx.exit_code();
 }

@@ -1,0 +1,10 @@
+#include "cli/berth/context.h"
+
+namespace berth::cli {
+
+void add_archive_commands(CLI::App& app, Context& ctx) {
+  (void)app;
+  (void)ctx;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,10 @@
+#include "cli/berth/context.h"
+
+namespace berth::cli {
+
+void add_image_commands(CLI::App& app, Context& ctx) {
+  (void)app;
+  (void)ctx;
+}
+
+}  // namespace berth::cli
