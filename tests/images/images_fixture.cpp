@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "images/install.h"
+#include "images/store.h"
 #include "storage/test_util.h"
 
 namespace berth::imgtest {
@@ -157,6 +159,29 @@ FixtureImage make_busybox_image(const std::string& dir, const ImageOptions& o) {
   nlohmann::json desc = descriptor("application/vnd.oci.image.manifest.v1+json", img.manifest);
   write_index(img.oci_dir, desc);
   return img;
+}
+
+std::string install_fixture(const BerthEnv& env, const FixtureImage& img,
+                            const std::vector<std::string>& tags) {
+  auto store = images::Store::open(env.root());
+  EXPECT_TRUE(store) << store.error().message();
+  if (!store) return "";
+  images::InstallRequest req;
+  req.config = img.config;
+  req.manifest = img.manifest;
+  req.manifest_media_type = "application/vnd.oci.image.manifest.v1+json";
+  req.tags = tags;
+  auto m = nlohmann::json::parse(img.manifest);
+  for (const auto& l : m["layers"]) {
+    std::string digest = l["digest"];
+    std::string data = regtest::read_text(img.oci_dir + "/blobs/sha256/" + digest.substr(7));
+    auto put = (*store)->blobs().put(data);
+    EXPECT_TRUE(put) << put.error().message();
+    req.layers.push_back({digest, l["size"].get<int64_t>(), l["mediaType"]});
+  }
+  auto id = images::install_image(**store, req);
+  EXPECT_TRUE(id) << id.error().message();
+  return id ? *id : "";
 }
 
 std::string make_index_layout(const std::string& dir, const std::vector<FixtureImage>& images) {

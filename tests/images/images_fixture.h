@@ -61,6 +61,12 @@ struct FixtureImage {
 };
 FixtureImage make_busybox_image(const std::string& dir, const ImageOptions& o = {});
 
+// Puts img into env's store in process (blobs, layers, database) with the given full tags
+// ("docker.io/library/bb:latest"), as a pull would; returns the image id. For tests of
+// commands that need an image without depending on `berth pull`.
+std::string install_fixture(const BerthEnv& env, const FixtureImage& img,
+                            const std::vector<std::string>& tags);
+
 // An OCI layout at dir holding an index over images (each with its platform), named "latest".
 std::string make_index_layout(const std::string& dir, const std::vector<FixtureImage>& images);
 
