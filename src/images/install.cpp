@@ -129,6 +129,8 @@ Result<std::string> install_image(Store& store, const InstallRequest& req,
     if (it != known.end() && store.layers().has_layer(j.chain_id)) {
       records[j.index].size = it->size;
       if (progress) progress(j.blob->digest, LayerEvent::already_exists);
+    } else if (j.blob->unpacked_size >= 0 && store.layers().has_layer(j.chain_id)) {
+      records[j.index].size = j.blob->unpacked_size;
     } else {
       todo.push_back(j);
     }

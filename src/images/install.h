@@ -19,6 +19,8 @@ struct LayerBlob {
   std::string digest;      // "sha256:..." of the blob as stored (compressed or not)
   int64_t size = 0;        // the blob's size
   std::string media_type;  // e.g. application/vnd.oci.image.layer.v1.tar+gzip
+  // The layer's unpacked size when the caller has just unpacked it (pull); -1: unknown.
+  int64_t unpacked_size = -1;
 };
 
 struct InstallRequest {
