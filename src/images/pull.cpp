@@ -247,7 +247,18 @@ Result<PullResult> pull(Store& store, const image::Reference& ref, const PullOpt
   auto client = TRY(registry::Client::create(ref.domain, opts.client));
   std::string repo = ref.repository_path();
 
-  registry::Manifest top = TRY(client->get_manifest(repo, ref.manifest_ref()));
+  auto got = client->get_manifest(repo, ref.manifest_ref());
+  if (!got) {
+    // docker's wording, which users search for.
+    std::string msg = got.error().message();
+    if (msg.starts_with("manifest unknown") || msg.starts_with("not found"))
+      return Error::invalid("manifest for " + ref.familiar() + " not found: " + msg);
+    if (msg.find("denied") != std::string::npos || msg.find("unauthorized") != std::string::npos)
+      return Error::invalid("pull access denied for " + ref.familiar_name() +
+                               ", repository does not exist or may require 'berth login': " + msg);
+    return std::move(got).error();
+  }
+  registry::Manifest top = std::move(*got);
   result.digest = top.digest;
   image::ParsedManifest pm = TRY(image::parse_manifest(top.body, top.media_type));
   registry::Manifest chosen = top;

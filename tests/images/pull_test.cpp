@@ -156,6 +156,19 @@ TEST_F(PullTest, PullsLikeDockerAndStoresEverything) {
   EXPECT_EQ(quiet.out, ref("test/bb:latest") + "\n");
 }
 
+// On a terminal: one line per layer redrawn in place, with docker's bars.
+TEST_F(PullTest, ProgressOnATerminal) {
+  if (!regtest::have("script")) GTEST_SKIP() << "script (bsdutils) not installed";
+  BerthEnv env;
+  std::string cmd;
+  for (const auto& a : env.argv({"pull", ref("test/bb:latest")})) cmd += "'" + a + "' ";
+  Output o = regtest::run({"script", "-qec", cmd, "/dev/null"});
+  ASSERT_EQ(o.status, 0) << o.err << o.out;
+  EXPECT_TRUE(contains(o.out, "\033[1A\033[2K") || contains(o.out, "\033[3A\033[2K")) << o.out;
+  EXPECT_TRUE(contains(o.out, img_.layer_digests[0].substr(7, 12) + ": Pull complete")) << o.out;
+  EXPECT_TRUE(contains(o.out, "Status: Downloaded newer image")) << o.out;
+}
+
 TEST_F(PullTest, MergedRootfsEqualsUmocis) {
   BerthEnv env;
   Output o = env.berth({"pull", "-q", ref("test/bb:latest")});
@@ -410,6 +423,19 @@ TEST_F(FakePullTest, GarbageManifestAndServerErrors) {
   Output u = env.berth({"pull", ref()});
   EXPECT_EQ(u.status, 125);
   EXPECT_TRUE(contains(u.err, "unauthorized") || contains(u.err, "authentication")) << u.err;
+}
+
+TEST_F(FakePullTest, ConfigFarTooBig) {
+  nlohmann::json manifest = nlohmann::json::parse(img_.manifest);
+  manifest["config"]["size"] = 64 << 20;
+  reg_.add_manifest("x/fat", "latest", manifest.dump(), "application/vnd.oci.image.manifest.v1+json");
+  BerthEnv env;
+  Output o = env.berth({"pull", reg_.host() + "/x/fat"});
+  EXPECT_EQ(o.status, 125);
+  EXPECT_TRUE(contains(o.err, "image config")) << o.err;
+  EXPECT_EQ(count(o.err, "\n"), 1u) << o.err;
+  // Refused before any layer was fetched.
+  for (const auto& r : reg_.requests()) EXPECT_FALSE(contains(r, big_layer())) << r;
 }
 
 // A store on a small tmpfs: the pull fails with ENOSPC and leaves nothing half-stored.
