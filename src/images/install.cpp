@@ -45,9 +45,12 @@ std::string docker_layer_type(const std::string& media_type) {
   auto t = image::classify_layer(media_type);
   if (!t) return std::string(mt::kDockerLayerGzip);
   switch (t->compression) {
-    case image::Compression::kNone: return std::string(mt::kDockerLayer);
-    case image::Compression::kZstd: return std::string(mt::kDockerLayerZstd);
-    default: return std::string(mt::kDockerLayerGzip);
+    case image::Compression::kNone:
+      return std::string(mt::kDockerLayer);
+    case image::Compression::kZstd:
+      return std::string(mt::kDockerLayerZstd);
+    default:
+      return std::string(mt::kDockerLayerGzip);
   }
 }
 
@@ -88,8 +91,8 @@ Result<int64_t> unpack_one(Store& store, const LayerJob& job, const LayerProgres
   storage::FdSource src(std::move(fd));
   storage::UnpackOptions opts = store.unpack_options();
   opts.layer_name = job.blob->digest;
-  storage::UnpackResult r = TRY(store.layers().add_layer(job.chain_id, src, storage::Compression::detect,
-                                                         job.diff_id, opts));
+  storage::UnpackResult r = TRY(
+      store.layers().add_layer(job.chain_id, src, storage::Compression::detect, job.diff_id, opts));
   if (progress) progress(job.blob->digest, LayerEvent::done);
   return static_cast<int64_t>(r.content_bytes);
 }
@@ -105,7 +108,8 @@ Result<std::string> install_image(Store& store, const InstallRequest& req,
                           " layers, the manifest " + std::to_string(req.layers.size()));
   std::vector<std::string> chains = image::chain_ids(diff_ids);
   for (const auto& l : req.layers) {
-    if (!store.blobs().has(l.digest)) return Error(ENOENT, "layer blob " + l.digest + " is not in the store");
+    if (!store.blobs().has(l.digest))
+      return Error(ENOENT, "layer blob " + l.digest + " is not in the store");
   }
 
   // Layers known to the database are complete on disk (they are recorded only after).
@@ -163,9 +167,10 @@ Result<std::string> install_image(Store& store, const InstallRequest& req,
   if (failure) return std::move(*failure);
 
   std::string id = TRY(store.blobs().put(req.config));
-  std::string manifest = req.manifest.empty() ? make_manifest(req.config, req.layers) : req.manifest;
-  std::string manifest_type = req.manifest.empty() ? std::string(mt::kDockerManifest)
-                                                    : req.manifest_media_type;
+  std::string manifest =
+      req.manifest.empty() ? make_manifest(req.config, req.layers) : req.manifest;
+  std::string manifest_type =
+      req.manifest.empty() ? std::string(mt::kDockerManifest) : req.manifest_media_type;
   std::string manifest_digest = TRY(store.blobs().put(manifest));
 
   storage::ImageRecord rec;

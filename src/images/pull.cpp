@@ -19,13 +19,20 @@ namespace berth::images {
 
 std::string_view layer_state_text(LayerState s) {
   switch (s) {
-    case LayerState::waiting: return "Waiting";
-    case LayerState::pulling: return "Pulling fs layer";
-    case LayerState::already_exists: return "Already exists";
-    case LayerState::downloading: return "Downloading";
-    case LayerState::download_complete: return "Download complete";
-    case LayerState::extracting: return "Extracting";
-    case LayerState::pull_complete: return "Pull complete";
+    case LayerState::waiting:
+      return "Waiting";
+    case LayerState::pulling:
+      return "Pulling fs layer";
+    case LayerState::already_exists:
+      return "Already exists";
+    case LayerState::downloading:
+      return "Downloading";
+    case LayerState::download_complete:
+      return "Download complete";
+    case LayerState::extracting:
+      return "Extracting";
+    case LayerState::pull_complete:
+      return "Pull complete";
   }
   return "";
 }
@@ -255,7 +262,7 @@ Result<PullResult> pull(Store& store, const image::Reference& ref, const PullOpt
       return Error::invalid("manifest for " + ref.familiar() + " not found: " + msg);
     if (msg.find("denied") != std::string::npos || msg.find("unauthorized") != std::string::npos)
       return Error::invalid("pull access denied for " + ref.familiar_name() +
-                               ", repository does not exist or may require 'berth login': " + msg);
+                            ", repository does not exist or may require 'berth login': " + msg);
     return std::move(got).error();
   }
   registry::Manifest top = std::move(*got);
@@ -296,8 +303,10 @@ Result<PullResult> pull(Store& store, const image::Reference& ref, const PullOpt
     return store.layers().has_layer(j.chain_id) && store.blobs().has(j.desc.digest.string());
   });
   std::optional<storage::ImageRecord> current;
-  if (!tags.empty()) current = TRY(store.db().find_by_tag(tags[0]));
-  else current = TRY(store.db().find_by_id(result.image_id));
+  if (!tags.empty())
+    current = TRY(store.db().find_by_tag(tags[0]));
+  else
+    current = TRY(store.db().find_by_id(result.image_id));
   result.downloaded = !(complete && current && current->id == result.image_id);
 
   if (result.downloaded) {
@@ -308,8 +317,9 @@ Result<PullResult> pull(Store& store, const image::Reference& ref, const PullOpt
     }
     Progress progress(opts);
     std::atomic<uint64_t> fetched{0};
-    PullContext c{store, *client, repo, progress, fetched,
-                  store.durable() ? Durability::durable : Durability::volatile_ok};
+    PullContext c{store,   *client,
+                  repo,    progress,
+                  fetched, store.durable() ? Durability::durable : Durability::volatile_ok};
     for (const auto& j : jobs) progress.emit(j.desc.digest.string(), LayerState::pulling);
 
     size_t parallel = opts.max_parallel > 0 ? static_cast<size_t>(opts.max_parallel) : 16;
@@ -341,14 +351,14 @@ Result<PullResult> pull(Store& store, const image::Reference& ref, const PullOpt
   InstallRequest req;
   req.config = std::move(config);
   for (const auto& j : jobs)
-    req.layers.push_back(
-        {j.desc.digest.string(), j.desc.size, j.desc.media_type, j.unpacked_size});
+    req.layers.push_back({j.desc.digest.string(), j.desc.size, j.desc.media_type, j.unpacked_size});
   req.manifest = chosen.body;
   req.manifest_media_type = pm.media_type.empty() ? chosen.media_type : pm.media_type;
   req.tags = tags;
   req.repo_digests = {ref.name() + "@" + top.digest};
   std::string id = TRY(install_image(store, req));
-  if (id != result.image_id) return Error::invalid("internal: image id " + id + " != " + result.image_id);
+  if (id != result.image_id)
+    return Error::invalid("internal: image id " + id + " != " + result.image_id);
   return result;
 }
 

@@ -23,8 +23,8 @@ std::string berth_binary() {
 BerthEnv::BerthEnv() : dir_("/tmp/berth-imgtest-") {}
 
 std::vector<std::string> BerthEnv::argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> a = {berth_binary(), "--root",  root(), "--runroot", runroot(),
-                                "--config",     config()};
+  std::vector<std::string> a = {berth_binary(), "--root",   root(),  "--runroot",
+                                runroot(),      "--config", config()};
   a.insert(a.end(), args.begin(), args.end());
   return a;
 }
@@ -42,9 +42,12 @@ nlohmann::json descriptor(const std::string& media_type, const std::string& data
 
 std::string layer_media_type(storage::Compression c) {
   switch (c) {
-    case storage::Compression::gzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
-    case storage::Compression::zstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
-    default: return "application/vnd.oci.image.layer.v1.tar";
+    case storage::Compression::gzip:
+      return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case storage::Compression::zstd:
+      return "application/vnd.oci.image.layer.v1.tar+zstd";
+    default:
+      return "application/vnd.oci.image.layer.v1.tar";
   }
 }
 
@@ -92,8 +95,11 @@ FixtureImage make_busybox_image(const std::string& dir, const ImageOptions& o) {
       .dir("root", 0700);
 
   TarBuilder l1;
-  l1.dir("etc").file("etc/.wh.removed", "").dir("opt").dir("opt/old").file("opt/old/.wh..wh..opq",
-                                                                             "");
+  l1.dir("etc")
+      .file("etc/.wh.removed", "")
+      .dir("opt")
+      .dir("opt/old")
+      .file("opt/old/.wh..wh..opq", "");
   l1.file("opt/old/c", "c\n").file("marker", o.marker + "\n").dir("data", 0750);
   l1.owner(1000, 1000).file("data/file", "shared content\n").owner(1000, 1000);
   l1.hardlink("data/link", "data/file");
@@ -132,9 +138,7 @@ FixtureImage make_busybox_image(const std::string& dir, const ImageOptions& o) {
       {"history",
        {{{"created", "2024-05-01T10:00:00Z"}, {"created_by", "ADD busybox /bin/"}},
         {{"created", "2024-05-01T10:00:01Z"}, {"created_by", "RUN rm /etc/removed"}},
-        {{"created", "2024-05-01T10:00:02Z"},
-         {"created_by", "ENV A=1"},
-         {"empty_layer", true}},
+        {{"created", "2024-05-01T10:00:02Z"}, {"created_by", "ENV A=1"}, {"empty_layer", true}},
         {{"created", "2024-05-01T10:00:03Z"},
          {"created_by", "COPY data /data"},
          {"comment", "last layer"}}}}};
@@ -142,7 +146,8 @@ FixtureImage make_busybox_image(const std::string& dir, const ImageOptions& o) {
   img.config_digest = regtest::sha256_hex(img.config);
 
   nlohmann::json layer_descs = nlohmann::json::array();
-  for (const auto& l : layers) layer_descs.push_back(descriptor(layer_media_type(o.compression), l));
+  for (const auto& l : layers)
+    layer_descs.push_back(descriptor(layer_media_type(o.compression), l));
   nlohmann::json manifest = {
       {"schemaVersion", 2},
       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},

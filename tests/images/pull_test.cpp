@@ -70,7 +70,8 @@ std::string merged_snapshot(const std::vector<std::string>& lowers_bottom_first)
         !storage::testing::mount_overlay(top_first, mnt))
       _exit(2);
     std::ofstream f(out);
-    for (const auto& [path, desc] : storage::testing::snapshot(mnt)) f << path << "\t" << desc << "\n";
+    for (const auto& [path, desc] : storage::testing::snapshot(mnt))
+      f << path << "\t" << desc << "\n";
     f.close();
     _exit(0);
   }
@@ -99,7 +100,8 @@ class PullTest : public ::testing::Test {
       reg_ = std::make_unique<Registry>(regtest::Variant::plain);
       scratch_ = std::make_unique<Scratch>();
       img_ = make_busybox_image(scratch_->path() + "/one");
-      if (reg_->failure().empty()) push_error_ = skopeo_copy(*reg_, "oci:" + img_.oci_dir + ":latest", "test/bb:latest");
+      if (reg_->failure().empty())
+        push_error_ = skopeo_copy(*reg_, "oci:" + img_.oci_dir + ":latest", "test/bb:latest");
     }
     ASSERT_EQ(reg_->failure(), "");
     ASSERT_EQ(push_error_, "");
@@ -195,9 +197,9 @@ TEST_F(PullTest, MergedRootfsEqualsUmocis) {
 }
 
 TEST_F(PullTest, SchemaTwoAndZstd) {
-  ASSERT_EQ(skopeo_copy(*reg_, "oci:" + img_.oci_dir + ":latest", "test/bb-v2s2:1",
-                        {"--format", "v2s2"}),
-            "");
+  ASSERT_EQ(
+      skopeo_copy(*reg_, "oci:" + img_.oci_dir + ":latest", "test/bb-v2s2:1", {"--format", "v2s2"}),
+      "");
   Scratch s;
   FixtureImage z = make_busybox_image(s.path(), {.compression = storage::Compression::zstd});
   ASSERT_EQ(skopeo_copy(*reg_, "oci:" + z.oci_dir + ":latest", "test/bb-zstd:1"), "");
@@ -274,7 +276,8 @@ class FakePullTest : public ::testing::Test {
     for (const auto& d : img_.layer_digests)
       reg_.add_blob(d, regtest::read_text(img_.oci_dir + "/blobs/sha256/" + d.substr(7)));
     reg_.add_blob(img_.config_digest, img_.config);
-    reg_.add_manifest("x/bb", "latest", img_.manifest, "application/vnd.oci.image.manifest.v1+json");
+    reg_.add_manifest("x/bb", "latest", img_.manifest,
+                      "application/vnd.oci.image.manifest.v1+json");
     reg_.add_manifest("x/bb", img_.manifest_digest, img_.manifest,
                       "application/vnd.oci.image.manifest.v1+json");
   }
@@ -380,20 +383,20 @@ TEST_F(FakePullTest, HostileLayerEscapesNothing) {
                            {"os", "linux"},
                            {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}}};
   std::string cfg = config.dump();
-  nlohmann::json manifest = {
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-      {"config",
-       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-        {"digest", regtest::sha256_hex(cfg)},
-        {"size", cfg.size()}}},
-      {"layers",
-       {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-         {"digest", digest},
-         {"size", blob.size()}}}}};
+  nlohmann::json manifest = {{"schemaVersion", 2},
+                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                             {"config",
+                              {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                               {"digest", regtest::sha256_hex(cfg)},
+                               {"size", cfg.size()}}},
+                             {"layers",
+                              {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                {"digest", digest},
+                                {"size", blob.size()}}}}};
   reg_.add_blob(digest, blob);
   reg_.add_blob(regtest::sha256_hex(cfg), cfg);
-  reg_.add_manifest("x/evil", "latest", manifest.dump(), "application/vnd.oci.image.manifest.v1+json");
+  reg_.add_manifest("x/evil", "latest", manifest.dump(),
+                    "application/vnd.oci.image.manifest.v1+json");
   BerthEnv env;
   Output o = env.berth({"pull", reg_.host() + "/x/evil"});
   EXPECT_EQ(o.status, 125);
@@ -428,7 +431,8 @@ TEST_F(FakePullTest, GarbageManifestAndServerErrors) {
 TEST_F(FakePullTest, ConfigFarTooBig) {
   nlohmann::json manifest = nlohmann::json::parse(img_.manifest);
   manifest["config"]["size"] = 64 << 20;
-  reg_.add_manifest("x/fat", "latest", manifest.dump(), "application/vnd.oci.image.manifest.v1+json");
+  reg_.add_manifest("x/fat", "latest", manifest.dump(),
+                    "application/vnd.oci.image.manifest.v1+json");
   BerthEnv env;
   Output o = env.berth({"pull", reg_.host() + "/x/fat"});
   EXPECT_EQ(o.status, 125);
@@ -442,26 +446,28 @@ TEST_F(FakePullTest, ConfigFarTooBig) {
 TEST_F(FakePullTest, FullDisk) {
   if (geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   std::string big = regtest::random_bytes(6 << 20, 7);
-  std::string tar = storage::testing::TarBuilder().file("big", big).build(storage::Compression::none);
+  std::string tar =
+      storage::testing::TarBuilder().file("big", big).build(storage::Compression::none);
   std::string blob = storage::testing::compress(tar, storage::Compression::gzip);
-  nlohmann::json config = {{"architecture", "amd64"},
-                           {"os", "linux"},
-                           {"rootfs", {{"type", "layers"}, {"diff_ids", {regtest::sha256_hex(tar)}}}}};
+  nlohmann::json config = {
+      {"architecture", "amd64"},
+      {"os", "linux"},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {regtest::sha256_hex(tar)}}}}};
   std::string cfg = config.dump();
-  nlohmann::json manifest = {
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-      {"config",
-       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-        {"digest", regtest::sha256_hex(cfg)},
-        {"size", cfg.size()}}},
-      {"layers",
-       {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-         {"digest", regtest::sha256_hex(blob)},
-         {"size", blob.size()}}}}};
+  nlohmann::json manifest = {{"schemaVersion", 2},
+                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                             {"config",
+                              {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                               {"digest", regtest::sha256_hex(cfg)},
+                               {"size", cfg.size()}}},
+                             {"layers",
+                              {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                {"digest", regtest::sha256_hex(blob)},
+                                {"size", blob.size()}}}}};
   reg_.add_blob(regtest::sha256_hex(blob), blob);
   reg_.add_blob(regtest::sha256_hex(cfg), cfg);
-  reg_.add_manifest("x/big", "latest", manifest.dump(), "application/vnd.oci.image.manifest.v1+json");
+  reg_.add_manifest("x/big", "latest", manifest.dump(),
+                    "application/vnd.oci.image.manifest.v1+json");
 
   Scratch small;
   ASSERT_EQ(::mount("tmpfs", small.path().c_str(), "tmpfs", 0, "size=8m"), 0) << strerror(errno);

@@ -1,4 +1,6 @@
 // pull.cpp - `berth pull [-q] [--platform P] NAME[:TAG|@DIGEST]`, with docker's output.
+#include "images/pull.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,7 +9,6 @@
 #include "cli/berth/progress.h"
 #include "image/platform.h"
 #include "image/reference.h"
-#include "images/pull.h"
 
 namespace berth::cli {
 
@@ -38,8 +39,7 @@ Status do_pull(Context& ctx, const PullArgs& a) {
     std::fflush(stdout);
     o.on_layers = [&](const std::vector<std::string>& ids) { display.set_layers(ids); };
     o.on_progress = [&](const images::LayerProgressEvent& e) {
-      display.update(e.digest, std::string(images::layer_state_text(e.state)), e.current,
-                     e.total);
+      display.update(e.digest, std::string(images::layer_state_text(e.state)), e.current, e.total);
     };
   }
   images::PullResult r = TRY(images::pull(*store, ref, o));
