@@ -68,7 +68,7 @@ Result<std::optional<storage::ImageRecord>> Store::lookup(std::string_view name_
 
 Result<storage::ImageRecord> Store::find(std::string_view name_or_id) {
   auto r = TRY(lookup(name_or_id));
-  if (!r) return Error(ENOENT, "No such image: " + std::string(name_or_id));
+  if (!r) return Error::invalid("No such image: " + std::string(name_or_id));
   return std::move(*r);
 }
 
@@ -102,7 +102,7 @@ Status Store::delete_unreferenced(const storage::RemoveResult& r) {
 }
 
 std::string human_size(int64_t bytes) {
-  // docker: units.HumanSizeWithPrecision(size, 3): %.4g of the value in 1000-based units.
+  // docker: units.HumanSizeWithPrecision(size, 3): %.3g of the value in 1000-based units.
   static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
   double v = static_cast<double>(bytes);
   size_t i = 0;

@@ -47,7 +47,7 @@ class Store {
   // unique short image id ("1a2b3c", "sha256:1a2b..."). nullopt when nothing matches; an
   // error for an ambiguous id prefix.
   Result<std::optional<storage::ImageRecord>> lookup(std::string_view name_or_id);
-  // lookup, with docker's error when nothing matches: "No such image: NAME" (ENOENT).
+  // lookup, with docker's error when nothing matches: "No such image: NAME".
   Result<storage::ImageRecord> find(std::string_view name_or_id);
 
   // An exclusive flock on ROOT/locks/NAME, waiting for another process that holds it;

@@ -324,6 +324,19 @@ Status Db::tag(std::string_view name, std::string_view image_id) {
   });
 }
 
+Result<bool> Db::add_repo_digest(std::string_view name, std::string_view image_id) {
+  return in_transaction([&]() -> Result<bool> {
+    auto exists = TRY(strings("SELECT id FROM images WHERE id = ?", image_id));
+    if (exists.empty()) return false;
+    Stmt rd = TRY(prepare(
+        "INSERT INTO repo_digests(name, image_id) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
+    rd.bind(1, name).bind(2, image_id);
+    if (rd.step() != SQLITE_DONE) return db_error("add repo digest " + std::string(name));
+    return true;
+  });
+}
+
 Result<std::optional<std::string>> Db::untag(std::string_view name) {
   return in_transaction([&]() -> Result<std::optional<std::string>> {
     auto ids = TRY(strings("SELECT image_id FROM tags WHERE name = ?", name));
@@ -333,6 +346,24 @@ Result<std::optional<std::string>> Db::untag(std::string_view name) {
     if (d.step() != SQLITE_DONE) return db_error("untag " + std::string(name));
     return std::optional<std::string>(ids.front());
   });
+}
+
+Result<std::optional<std::string>> Db::remove_repo_digest(std::string_view name) {
+  return in_transaction([&]() -> Result<std::optional<std::string>> {
+    auto ids = TRY(strings("SELECT image_id FROM repo_digests WHERE name = ?", name));
+    if (ids.empty()) return std::optional<std::string>();
+    Stmt d = TRY(prepare("DELETE FROM repo_digests WHERE name = ?"));
+    d.bind(1, name);
+    if (d.step() != SQLITE_DONE) return db_error("remove repo digest " + std::string(name));
+    return std::optional<std::string>(ids.front());
+  });
+}
+
+Result<int64_t> Db::last_tag_time(std::string_view image_id) {
+  Stmt q = TRY(prepare("SELECT COALESCE(MAX(created), 0) FROM tags WHERE image_id = ?"));
+  q.bind(1, image_id);
+  if (q.step() != SQLITE_ROW) return db_error("tag time of " + std::string(image_id));
+  return q.integer(0);
 }
 
 // Blobs an image brings: its config, its manifest, its layers' compressed blobs.

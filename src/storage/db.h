@@ -78,8 +78,17 @@ class Db {
 
   // Points name at image id (moving it from another image); the image must exist.
   Status tag(std::string_view name, std::string_view image_id);
+  // Records a repo digest ("localhost:5000/x@sha256:...") for an image, e.g. after a push;
+  // the name moves from another image that had it. false when the image is gone (removed
+  // by another process meanwhile).
+  Result<bool> add_repo_digest(std::string_view name, std::string_view image_id);
   // Removes a tag; returns the image it pointed at, nullopt when there was no such tag.
   Result<std::optional<std::string>> untag(std::string_view name);
+  // Removes a repo digest ("docker.io/library/ubuntu@sha256:..."); returns the image it
+  // pointed at, nullopt when there was none (`rmi name@digest`).
+  Result<std::optional<std::string>> remove_repo_digest(std::string_view name);
+  // When a tag last moved onto the image (unix s, inspect's LastTagTime); 0 when untagged.
+  Result<int64_t> last_tag_time(std::string_view image_id);
   // Deletes an image, its tags and repo digests; layers and blobs nothing else references
   // are deleted from the database and returned, for the caller to remove from disk.
   Result<RemoveResult> remove_image(std::string_view image_id);
