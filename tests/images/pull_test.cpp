@@ -292,8 +292,10 @@ class FakePullTest : public ::testing::Test {
 
 TEST_F(FakePullTest, KilledMidDownloadThenPulledAgain) {
   BerthEnv env;
+  // Every blob GET stalls after 300000 bytes: the config and the small layers are complete
+  // by then, the busybox layer is not.
   reg_.stall_after = 300000;
-  reg_.stall_blob = 1;
+  reg_.stall_blob = 100;
   std::vector<std::string> argv = env.argv({"pull", ref()});
   pid_t pid = fork();
   if (pid == 0) {
@@ -321,6 +323,7 @@ TEST_F(FakePullTest, KilledMidDownloadThenPulledAgain) {
   ASSERT_TRUE(store);
   EXPECT_TRUE((*store)->db().list()->empty());  // never shown as an image
   store->reset();
+  reg_.stall_blob = 0;
 
   Output o = env.berth({"pull", ref()});
   ASSERT_EQ(o.status, 0) << o.err;
