@@ -1,7 +1,9 @@
 #include "storage/layer_store.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +35,19 @@ Result<UniqueFd> lock_dir(int layers, const std::string& name) {
   return f;
 }
 
+// Marks dir as the top of directory hierarchies for ext4's Orlov allocator (chattr +T), so
+// that each layer directory made in it starts in a group of its own choosing instead of the
+// one layers/ is in. Without it, a layer unpacked soon after another was deleted (rmi, a
+// re-pull) lands among tens of thousands of recently freed inodes, which ext4 scans one by
+// one for every file it creates: a 1.1 GB pull took 10-17 s instead of 3.4 s here. Other
+// filesystems do not know the flag; nothing to do there.
+void mark_topdir(int dir) {
+  int flags = 0;
+  if (::ioctl(dir, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL) != 0) return;
+  flags |= FS_TOPDIR_FL;
+  (void)::ioctl(dir, FS_IOC_SETFLAGS, &flags);
+}
+
 }  // namespace
 
 std::string chain_id(std::string_view parent_chain_id, std::string_view diff_id) {
@@ -46,6 +61,7 @@ std::string chain_id(std::string_view parent_chain_id, std::string_view diff_id)
 Result<LayerStore> LayerStore::open(const std::string& root, bool durable) {
   TRY(mkdir_all(root + "/layers", 0700));
   UniqueFd layers = TRY(open_dir(root + "/layers"));
+  mark_topdir(layers.get());
   LayerStore s(root, std::move(layers), durable);
   TRY(s.gc_partials());
   return s;
