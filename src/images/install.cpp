@@ -11,6 +11,7 @@
 #include "image/config.h"
 #include "image/manifest.h"
 #include "image/reference.h"
+#include "images/parallel.h"
 #include "storage/blob_store.h"
 
 namespace berth::images {
@@ -140,31 +141,12 @@ Result<std::string> install_image(Store& store, const InstallRequest& req,
     }
   }
 
-  // Up to four layers at a time; the first error stops handing out new ones.
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::optional<Error> failure;
-  auto worker = [&] {
-    for (;;) {
-      {
-        std::lock_guard<std::mutex> g(mu);
-        if (failure) return;
-      }
-      size_t k = next++;
-      if (k >= todo.size()) return;
-      auto size = unpack_one(store, todo[k], progress);
-      std::lock_guard<std::mutex> g(mu);
-      if (!size) {
-        if (!failure) failure = std::move(size).error();
-      } else {
-        records[todo[k].index].size = *size;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < std::min<size_t>(4, todo.size()); ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (failure) return std::move(*failure);
+  // Up to four layers at a time. Each job writes only its own record.
+  Status unpacked = run_parallel(todo.size(), 4, [&](size_t k) -> Status {
+    records[todo[k].index].size = TRY(unpack_one(store, todo[k], progress));
+    return ok();
+  });
+  if (!unpacked) return std::move(unpacked).error();
 
   std::string id = TRY(store.blobs().put(req.config));
   std::string manifest =

@@ -12,6 +12,7 @@
 #include "image/digest.h"
 #include "image/manifest.h"
 #include "images/install.h"
+#include "images/parallel.h"
 #include "images/pipe.h"
 #include "storage/blob_store.h"
 
@@ -323,28 +324,7 @@ Result<PullResult> pull(Store& store, const image::Reference& ref, const PullOpt
     for (const auto& j : jobs) progress.emit(j.desc.digest.string(), LayerState::pulling);
 
     size_t parallel = opts.max_parallel > 0 ? static_cast<size_t>(opts.max_parallel) : 16;
-    std::atomic<size_t> next{0};
-    std::mutex mu;
-    std::optional<Error> failure;
-    auto worker = [&] {
-      for (;;) {
-        {
-          std::lock_guard<std::mutex> g(mu);
-          if (failure) return;
-        }
-        size_t k = next++;
-        if (k >= jobs.size()) return;
-        Status st = pull_layer(c, jobs[k]);
-        if (!st) {
-          std::lock_guard<std::mutex> g(mu);
-          if (!failure) failure = std::move(st).error();
-        }
-      }
-    };
-    std::vector<std::thread> threads;
-    for (size_t t = 0; t < std::min(parallel, jobs.size()); ++t) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
-    if (failure) return std::move(*failure);
+    TRY(run_parallel(jobs.size(), parallel, [&](size_t k) { return pull_layer(c, jobs[k]); }));
     result.bytes_fetched = fetched;
   }
 

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "image/manifest.h"
 #include "image/reference.h"
+#include "images/parallel.h"
 #include "storage/blob_store.h"
 
 namespace berth::images {
@@ -264,42 +265,22 @@ Status Pusher::push_layers(const image::Manifest& m,
 // Up to req.parallel uploads at once, top layer first; the first error stops handing out
 // new ones (the ones in flight finish or fail on their own).
 Status Pusher::run_jobs(const std::vector<BlobJob>& jobs, const std::vector<std::string>& ids) {
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::optional<Error> failure;
   auto report = [&](const BlobJob& j, PushLayerUpdate u) {
     for (size_t i : j.layers) {
       u.id = ids[i];
       rep_.update(u);
     }
   };
-  auto worker = [&] {
-    for (;;) {
-      {
-        std::lock_guard<std::mutex> g(mu);
-        if (failure) return;
-      }
-      size_t k = next++;
-      if (k >= jobs.size()) return;
-      const BlobJob& j = jobs[k];
-      auto on_sent = [&](uint64_t sent) {
-        report(j, {.state = PushState::pushing, .sent = sent, .total = j.size});
-      };
-      auto r = push_blob(j.digest, j.size, on_sent);
-      if (!r) {
-        std::lock_guard<std::mutex> g(mu);
-        if (!failure) failure = std::move(r).error();
-        return;
-      }
-      report(j, {.state = r->state, .total = j.size, .mounted_from = r->from});
-    }
-  };
-  std::vector<std::thread> threads;
-  size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, req_.parallel)), jobs.size());
-  for (size_t t = 0; t < n; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (failure) return std::move(*failure);
-  return ok();
+  size_t n = static_cast<size_t>(std::max(1, req_.parallel));
+  return run_parallel(jobs.size(), n, [&](size_t k) -> Status {
+    const BlobJob& j = jobs[k];
+    auto on_sent = [&](uint64_t sent) {
+      report(j, {.state = PushState::pushing, .sent = sent, .total = j.size});
+    };
+    auto r = TRY(push_blob(j.digest, j.size, on_sent));
+    report(j, {.state = r.state, .total = j.size, .mounted_from = r.from});
+    return ok();
+  });
 }
 
 // One blob: skipped when the registry has it, mounted when a candidate repository does, else

@@ -101,9 +101,8 @@ Status Store::delete_unreferenced(const storage::RemoveResult& r) {
   return first;
 }
 
-std::string human_size(int64_t bytes) {
-  // docker: units.HumanSizeWithPrecision(size, 3): %.3g of the value in 1000-based units.
-  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+std::string human_size(int64_t bytes, int precision) {
+  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
   double v = static_cast<double>(bytes);
   size_t i = 0;
   while (v >= 1000.0 && i + 1 < std::size(kUnits)) {
@@ -111,7 +110,7 @@ std::string human_size(int64_t bytes) {
     ++i;
   }
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3g%s", v, kUnits[i]);
+  std::snprintf(buf, sizeof buf, "%.*g%s", precision, v, kUnits[i]);
   return buf;
 }
 

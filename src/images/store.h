@@ -76,8 +76,8 @@ class Store {
   storage::UnpackOptions unpack_;
 };
 
-// Human sizes as docker prints them (decimal units, 3 significant digits): "0B", "977B",
-// "1.2kB", "77.8MB", "1.13GB".
-std::string human_size(int64_t bytes);
+// Human sizes as docker prints them (decimal units, `precision` significant digits, docker's
+// units.HumanSizeWithPrecision): "0B", "977B", "1.2kB", "77.8MB", "1.13GB".
+std::string human_size(int64_t bytes, int precision = 3);
 
 }  // namespace berth::images

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "image/reference.h"
+#include "images/store.h"
 
 namespace berth::cli {
 
@@ -100,16 +101,7 @@ std::string created_since(int64_t created_unix, int64_t now_unix) {
 }
 
 std::string human_size(int64_t bytes, int precision) {
-  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
-  double v = static_cast<double>(bytes);
-  size_t i = 0;
-  while (v >= 1000.0 && i + 1 < std::size(kUnits)) {
-    v /= 1000.0;
-    ++i;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g%s", precision, v, kUnits[i]);
-  return buf;
+  return images::human_size(bytes, precision);
 }
 
 std::string go_time_string(int64_t unix) {
@@ -123,7 +115,7 @@ std::string rfc3339_local(int64_t unix) {
   long off = tm.tm_gmtoff;
   char sign = off < 0 ? '-' : '+';
   off = off < 0 ? -off : off;
-  char buf[16];
+  char buf[48];
   std::snprintf(buf, sizeof buf, "%c%02ld:%02ld", sign, off / 3600, (off / 60) % 60);
   return s + buf;
 }
