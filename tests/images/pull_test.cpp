@@ -282,6 +282,29 @@ class FakePullTest : public ::testing::Test {
                       "application/vnd.oci.image.manifest.v1+json");
   }
   std::string ref() const { return reg_.host() + "/x/bb:latest"; }
+  // Serves repo:latest, an image of one gzip layer holding tar.
+  void add_one_layer_image(const std::string& repo, const std::string& tar) {
+    std::string blob = storage::testing::compress(tar, storage::Compression::gzip);
+    nlohmann::json config = {
+        {"architecture", "amd64"},
+        {"os", "linux"},
+        {"rootfs", {{"type", "layers"}, {"diff_ids", {regtest::sha256_hex(tar)}}}}};
+    std::string cfg = config.dump();
+    nlohmann::json manifest = {{"schemaVersion", 2},
+                               {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                               {"config",
+                                {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                 {"digest", regtest::sha256_hex(cfg)},
+                                 {"size", cfg.size()}}},
+                               {"layers",
+                                {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                                  {"digest", regtest::sha256_hex(blob)},
+                                  {"size", blob.size()}}}}};
+    reg_.add_blob(regtest::sha256_hex(blob), blob);
+    reg_.add_blob(regtest::sha256_hex(cfg), cfg);
+    reg_.add_manifest(repo, "latest", manifest.dump(),
+                      "application/vnd.oci.image.manifest.v1+json");
+  }
   // The biggest layer: busybox itself.
   const std::string& big_layer() const { return img_.layer_digests[0]; }
 
@@ -380,26 +403,7 @@ TEST_F(FakePullTest, HostileLayerEscapesNothing) {
   std::string tar = storage::testing::TarBuilder()
                         .file("../../../../../../.." + victim.path() + "/pwned", "x")
                         .build(storage::Compression::none);
-  std::string blob = storage::testing::compress(tar, storage::Compression::gzip);
-  std::string diff_id = regtest::sha256_hex(tar), digest = regtest::sha256_hex(blob);
-  nlohmann::json config = {{"architecture", "amd64"},
-                           {"os", "linux"},
-                           {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}}};
-  std::string cfg = config.dump();
-  nlohmann::json manifest = {{"schemaVersion", 2},
-                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                             {"config",
-                              {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                               {"digest", regtest::sha256_hex(cfg)},
-                               {"size", cfg.size()}}},
-                             {"layers",
-                              {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                {"digest", digest},
-                                {"size", blob.size()}}}}};
-  reg_.add_blob(digest, blob);
-  reg_.add_blob(regtest::sha256_hex(cfg), cfg);
-  reg_.add_manifest("x/evil", "latest", manifest.dump(),
-                    "application/vnd.oci.image.manifest.v1+json");
+  add_one_layer_image("x/evil", tar);
   BerthEnv env;
   Output o = env.berth({"pull", reg_.host() + "/x/evil"});
   EXPECT_EQ(o.status, 125);
@@ -451,26 +455,7 @@ TEST_F(FakePullTest, FullDisk) {
   std::string big = regtest::random_bytes(6 << 20, 7);
   std::string tar =
       storage::testing::TarBuilder().file("big", big).build(storage::Compression::none);
-  std::string blob = storage::testing::compress(tar, storage::Compression::gzip);
-  nlohmann::json config = {
-      {"architecture", "amd64"},
-      {"os", "linux"},
-      {"rootfs", {{"type", "layers"}, {"diff_ids", {regtest::sha256_hex(tar)}}}}};
-  std::string cfg = config.dump();
-  nlohmann::json manifest = {{"schemaVersion", 2},
-                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                             {"config",
-                              {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                               {"digest", regtest::sha256_hex(cfg)},
-                               {"size", cfg.size()}}},
-                             {"layers",
-                              {{{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
-                                {"digest", regtest::sha256_hex(blob)},
-                                {"size", blob.size()}}}}};
-  reg_.add_blob(regtest::sha256_hex(blob), blob);
-  reg_.add_blob(regtest::sha256_hex(cfg), cfg);
-  reg_.add_manifest("x/big", "latest", manifest.dump(),
-                    "application/vnd.oci.image.manifest.v1+json");
+  add_one_layer_image("x/big", tar);
 
   Scratch small;
   ASSERT_EQ(::mount("tmpfs", small.path().c_str(), "tmpfs", 0, "size=8m"), 0) << strerror(errno);
