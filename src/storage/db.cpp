@@ -252,10 +252,11 @@ Result<ImageRecord> Db::load_image(Stmt& row) {
   return r;
 }
 
-Result<std::optional<ImageRecord>> Db::find_by_tag(std::string_view name) {
-  Stmt q = TRY(
-      prepare((std::string(kImageColumns) + "WHERE id = (SELECT image_id FROM tags WHERE name = ?)")
-                  .c_str()));
+// The image that a name in `table` (tags or repo_digests) points at.
+Result<std::optional<ImageRecord>> Db::find_by_name(const char* table, std::string_view name) {
+  Stmt q = TRY(prepare((std::string(kImageColumns) + "WHERE id = (SELECT image_id FROM " + table +
+                        " WHERE name = ?)")
+                           .c_str()));
   q.bind(1, name);
   int rc = q.step();
   if (rc == SQLITE_DONE) return std::optional<ImageRecord>();
@@ -263,15 +264,12 @@ Result<std::optional<ImageRecord>> Db::find_by_tag(std::string_view name) {
   return std::optional<ImageRecord>(TRY(load_image(q)));
 }
 
+Result<std::optional<ImageRecord>> Db::find_by_tag(std::string_view name) {
+  return find_by_name("tags", name);
+}
+
 Result<std::optional<ImageRecord>> Db::find_by_repo_digest(std::string_view name) {
-  Stmt q = TRY(prepare(
-      (std::string(kImageColumns) + "WHERE id = (SELECT image_id FROM repo_digests WHERE name = ?)")
-          .c_str()));
-  q.bind(1, name);
-  int rc = q.step();
-  if (rc == SQLITE_DONE) return std::optional<ImageRecord>();
-  if (rc != SQLITE_ROW) return db_error("find image " + std::string(name));
-  return std::optional<ImageRecord>(TRY(load_image(q)));
+  return find_by_name("repo_digests", name);
 }
 
 Result<std::optional<ImageRecord>> Db::find_by_id(std::string_view id) {
@@ -328,9 +326,9 @@ Result<bool> Db::add_repo_digest(std::string_view name, std::string_view image_i
   return in_transaction([&]() -> Result<bool> {
     auto exists = TRY(strings("SELECT id FROM images WHERE id = ?", image_id));
     if (exists.empty()) return false;
-    Stmt rd = TRY(prepare(
-        "INSERT INTO repo_digests(name, image_id) VALUES (?, ?) "
-        "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
+    Stmt rd =
+        TRY(prepare("INSERT INTO repo_digests(name, image_id) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id"));
     rd.bind(1, name).bind(2, image_id);
     if (rd.step() != SQLITE_DONE) return db_error("add repo digest " + std::string(name));
     return true;

@@ -106,6 +106,7 @@ class Db {
   auto in_transaction(F&& body) -> decltype(body());
   Status migrate();
   Result<ImageRecord> load_image(Stmt& row);
+  Result<std::optional<ImageRecord>> find_by_name(const char* table, std::string_view name);
   Status load_names(ImageRecord& r);
   Status put_layers(const std::vector<LayerRecord>& layers);
   Status put_tag(std::string_view name, std::string_view image_id);
