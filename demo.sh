@@ -1,9 +1,11 @@
 #!/bin/bash
-# demo.sh - build berth and show its main job so far, offline: (1) the image workflow
-# against a local registry (Debian's docker-registry on a loopback port): import a busybox
-# image, tag, push, remove, pull it back, inspect, save, load, and run a container on the
-# pulled image's layers with berth-runtime; (2) the OCI runtime through the lifecycle runc's
-# clients drive (create, start, state, exec, pause, kill, delete). Root, Debian 12.
+# demo.sh - build berth and run its main job, offline: (1) the workflow of SPEC.md section 1
+# against a local registry (Debian's docker-registry on a loopback port, htpasswd auth):
+# login, pull, images, run, run with a host directory mounted, commit, tag, push, rmi,
+# pull back, save and load, a detached web server with a published port fetched with curl,
+# ps, logs, exec, stop, rm; (2) the OCI runtime through the lifecycle runc's clients drive
+# (create, start, state, exec, pause, kill, delete). Root, Debian 12. Stops at the first
+# failure and cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
@@ -16,6 +18,8 @@ work=$(mktemp -d /tmp/berth-demo-XXXXXX)
 root="$work/state"
 registry_pid=""
 cleanup() {
+  berth rm -f web work >/dev/null 2>&1 || true
+  umount "$work/run/netns" 2>/dev/null || true
   "$RT" --root "$root" delete --force demo-sleeper >/dev/null 2>&1 || true
   "$RT" --root "$root" delete --force demo-image >/dev/null 2>&1 || true
   umount "$work/merged" 2>/dev/null || true
@@ -30,52 +34,57 @@ run() { say "$*"; "$@"; }
 berth() { "$BERTH_BIN" --root "$work/store" --runroot "$work/run" --config "$work/docker-config" "$@"; }
 bt() { say "berth $*"; berth "$@"; }
 
-# --- 1. images: a local registry, then docker's workflow -------------------------------
+# --- 1. the workflow: a local registry with a password, then docker's commands ------------
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-  "$work/registry" "$port" > "$work/registry.yml"
+htpasswd -Bbn demo demo-password > "$work/htpasswd"
+printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\nauth:\n  htpasswd:\n    realm: demo\n    path: %s\n' \
+  "$work/registry" "$port" "$work/htpasswd" > "$work/registry.yml"
 docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
 registry_pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
 REG=127.0.0.1:$port
-echo "berth demo, part 1: images, with a local registry at $REG (Debian's docker-registry)"
+echo "berth demo, part 1: the workflow, with a local registry at $REG (Debian's docker-registry, htpasswd)"
 
-mkdir -p "$work/img"/{bin,etc,tmp}
+# A demo image, pushed to the registry as the starting point (what `docker pull` would find).
+mkdir -p "$work/img"/{bin,etc,tmp,www}
 cp /bin/busybox "$work/img/bin/"
-for a in sh ls cat echo id hostname ps; do ln -s busybox "$work/img/bin/$a"; done
+for a in sh ls cat echo id hostname ps httpd sleep date wc; do ln -s busybox "$work/img/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$work/img/etc/passwd"
+echo 'root:x:0:' > "$work/img/etc/group"
 echo 'hello from an image pulled by berth' > "$work/img/etc/motd"
-say "tar -C rootfs -c . | berth import - demo/busybox:1 -c 'CMD [\"sh\"]' -m 'demo image'"
-tar -C "$work/img" -c . | berth import - demo/busybox:1 -c 'CMD ["sh"]' -m 'demo image'
-bt images
-bt tag demo/busybox:1 "$REG/demo/busybox:1"
-bt push "$REG/demo/busybox:1"
-bt rmi demo/busybox:1 "$REG/demo/busybox:1"
-bt pull "$REG/demo/busybox:1"
-bt image inspect -f 'id={{.Id}} cmd={{.Config.Cmd}} layers={{.RootFS.Layers}}' "$REG/demo/busybox:1"
-bt history "$REG/demo/busybox:1"
-bt save -o "$work/busybox.tar" "$REG/demo/busybox:1"
-bt rmi "$REG/demo/busybox:1"
-bt load -i "$work/busybox.tar"
-bt images --digests
-bt system df
+echo '<h1>served by a berth container</h1>' > "$work/img/www/index.html"
+tar -C "$work/img" -c . | berth import - "$REG/demo/busybox:1" -c 'CMD ["sh"]' -m 'demo image' >/dev/null
 
-# A container from the pulled image: its layers as an overlay (berth run will do this
-# itself with the containers issue), run by berth-runtime.
-lower=$(berth image inspect -f '{{.GraphDriver.Data.UpperDir}}' "$REG/demo/busybox:1")
-mkdir -p "$work/merged" "$work/upper" "$work/overlay-work" "$work/ibundle"
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/overlay-work" "$work/merged"
-"$RT" spec --bundle "$work/ibundle"
-python3 - "$work/ibundle/config.json" "$work/merged" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["root"] = {"path": sys.argv[2], "readonly": False}
-c["process"]["terminal"] = False
-c["process"]["args"] = ["sh", "-c", 'cat /etc/motd; echo "I am $(id -un) in $(hostname)"']
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PY
-run "$RT" --root "$root" run --bundle "$work/ibundle" demo-image
-umount "$work/merged"
+say "berth login -u demo --password-stdin $REG"
+echo demo-password | berth login -u demo --password-stdin "$REG"
+berth push -q "$REG/demo/busybox:1" >/dev/null
+berth rmi "$REG/demo/busybox:1" >/dev/null
+bt pull "$REG/demo/busybox:1"
+bt images
+bt run --rm "$REG/demo/busybox:1" sh -c 'cat /etc/motd; echo "I am $(id -un) in $(hostname)"'
+mkdir -p "$work/data" && echo "a dataset on the host" > "$work/data/train.txt"
+bt run --name work -v "$work/data:/data" "$REG/demo/busybox:1" sh -c 'wc -l /data/train.txt; echo "model weights" > /model.bin'
+bt ps -a
+bt commit -m "trained model" -a demo work "$REG/demo/project:v1"
+bt rm work
+bt tag "$REG/demo/project:v1" "$REG/demo/project:latest"
+bt push "$REG/demo/project:v1"
+bt rmi "$REG/demo/project:v1" "$REG/demo/project:latest"
+bt pull "$REG/demo/project:v1"
+bt run --rm "$REG/demo/project:v1" cat /model.bin
+bt save -o "$work/project.tar" "$REG/demo/project:v1"
+bt rmi "$REG/demo/project:v1"
+bt load -i "$work/project.tar"
+web=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bt run -d --name web -p "127.0.0.1:$web:80" "$REG/demo/project:v1" httpd -f -v -p 80 -h /www
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$web/" >/dev/null && break; sleep 0.1; done
+run curl -s "http://127.0.0.1:$web/"
+bt ps
+bt logs web
+bt exec web ps
+bt stop -t 1 web
+bt rm web
+bt system df
 
 # --- 2. the OCI runtime -----------------------------------------------------------------
 echo

@@ -1,5 +1,6 @@
 #include "runtime/init.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
@@ -26,9 +27,19 @@
 namespace berth::runtime {
 namespace {
 
+// Set once the child said ready: later failures (start gate, startContainer hooks, user,
+// capabilities, cwd, exec) may have no runtime listening (create + start, a monitor), so
+// they are also written to the process's stderr, where the container's log sees them.
+bool g_after_ready = false;
+
 // Sends the error to the runtime and ends the child.
 [[noreturn]] void fail(const sys::SyncSocket& s, const Error& e) {
   sys::send_error(s, e.op().c_str(), e.code(), e.object().c_str());
+  if (g_after_ready) {
+    char line[512];
+    int n = snprintf(line, sizeof line, "berth: %s\n", e.message().c_str());
+    if (n > 0) (void)!::write(2, line, static_cast<size_t>(std::min(n, static_cast<int>(sizeof line) - 1)));
+  }
   _exit(1);
 }
 
@@ -298,6 +309,7 @@ void run_stage2(const InitConfig& cfg, const sys::SyncSocket& s) {
     _exit(status);
   }
   if (!sys::send_simple(s, sys::MsgType::kReady)) _exit(1);
+  g_after_ready = true;
   CHILD_TRY(s, wait_for_start(cfg, s));
   if (!cfg.exec_mode)
     CHILD_TRY(s, run_hooks(cfg.spec->hooks.start_container, hook_state(cfg, host_pid, "running"),

@@ -300,7 +300,9 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   rec.pid_start = sys::process_start_time(rec.pid).value_or(0);
   TRY(store_.save(rec));
   TRY(write_pid_file(o.pid_file, rec.pid));
-  if (L.lr.console && !o.console_socket.empty()) {
+  if (L.lr.console && o.console_out) {
+    *o.console_out = std::move(L.lr.console);
+  } else if (L.lr.console && !o.console_socket.empty()) {
     TRY(send_console(o.console_socket, L.lr.console.get()));
     L.lr.console.reset();
   } else if (spec.process->terminal && o.console_socket.empty() && gate == StartGate::fifo) {

@@ -31,6 +31,8 @@ struct CreateOptions {
   std::string console_socket;  // unix socket that receives the pty master (process.terminal)
   std::string pid_file;        // written with the init's pid
   bool no_pivot = false;
+  // In process: receives the pty master instead of a console socket (process.terminal).
+  UniqueFd* console_out = nullptr;
 };
 
 struct ExecOptions {

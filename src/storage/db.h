@@ -47,6 +47,33 @@ struct RemoveResult {
   std::vector<std::string> unreferenced_blobs;   // config, manifest, layer blobs now unused
 };
 
+// A container of the engine: docker's config and host config as JSON (the containers library
+// owns their shape), and its recorded state as JSON.
+struct ContainerRow {
+  std::string id;        // 64 hex digits
+  std::string name;      // without docker's leading "/"
+  std::string image_id;  // "sha256:..."
+  int64_t created = 0;   // unix nanoseconds
+  std::string config;    // JSON
+  std::string state;     // JSON
+};
+
+// A named volume (anonymous ones too: their name is 64 hex digits).
+struct VolumeRow {
+  std::string name;
+  int64_t created = 0;     // unix seconds
+  std::string labels;      // JSON object
+  bool anonymous = false;
+};
+
+// A network (bridge) and the addresses its containers hold (the IPAM).
+struct NetworkRow {
+  std::string name;
+  std::string id;
+  int64_t created = 0;  // unix seconds
+  std::string config;   // JSON: driver, subnet, gateway, bridge device, labels
+};
+
 // One connection. Use it from one thread at a time; open one per thread or process.
 class Db {
  public:
@@ -96,8 +123,37 @@ class Db {
   Result<std::vector<LayerRecord>> layers();
   Result<bool> has_layer(std::string_view chain_id);
 
- private:
+  // Containers (db_containers.cpp). put_container fails with EEXIST when the name is taken.
+  Status put_container(const ContainerRow& c);
+  Status set_container_state(std::string_view id, std::string_view state);
+  Status set_container_config(std::string_view id, std::string_view config);
+  Status rename_container(std::string_view id, std::string_view new_name);
+  Result<bool> remove_container(std::string_view id);
+  // docker's lookup: full id, exact name, then a unique id prefix (EINVAL when ambiguous).
+  Result<std::optional<ContainerRow>> find_container(std::string_view ref);
+  Result<std::vector<ContainerRow>> list_containers();
+  Result<std::vector<std::string>> containers_using_image(std::string_view image_id);
+
+  Status put_volume(const VolumeRow& v);  // EEXIST when the name is taken
+  Result<std::optional<VolumeRow>> find_volume(std::string_view name);
+  Result<std::vector<VolumeRow>> list_volumes();
+  Result<bool> remove_volume(std::string_view name);
+
+  Status put_network(const NetworkRow& n);  // EEXIST when the name is taken
+  Result<std::optional<NetworkRow>> find_network(std::string_view name_or_id);
+  Result<std::vector<NetworkRow>> list_networks();
+  Result<bool> remove_network(std::string_view name);
+  // The IPAM: addresses held in a network, and taking / releasing one. take_address fails
+  // with EEXIST when the address is held.
+  Result<std::vector<std::string>> network_addresses(std::string_view network);
+  Status take_address(std::string_view network, std::string_view container_id,
+                      std::string_view ip);
+  Status release_addresses(std::string_view container_id);
+
+ // The prepared-statement wrapper of the implementation (db_internal.h).
   class Stmt;
+
+ private:
   explicit Db(sqlite3* db) : db_(db) {}
   Status exec(const char* sql);
   Result<Stmt> prepare(const char* sql);

@@ -9,7 +9,7 @@
 
 namespace berth::storage {
 
-inline constexpr std::array<const char*, 1> kMigrations = {
+inline constexpr std::array<const char*, 2> kMigrations = {
     // 1: images, their layers, tags and repo digests.
     R"sql(
 CREATE TABLE layers(
@@ -51,6 +51,37 @@ CREATE TABLE repo_digests(
   image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
 );
 CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+)sql",
+    // 2: containers, volumes, networks and the addresses containers hold in them.
+    R"sql(
+CREATE TABLE containers(
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL UNIQUE,
+  image_id TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  config TEXT NOT NULL,
+  state TEXT NOT NULL
+);
+CREATE INDEX containers_by_image ON containers(image_id);
+CREATE TABLE volumes(
+  name TEXT PRIMARY KEY NOT NULL,
+  created INTEGER NOT NULL,
+  labels TEXT NOT NULL DEFAULT '{}',
+  anonymous INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE networks(
+  name TEXT PRIMARY KEY NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  created INTEGER NOT NULL,
+  config TEXT NOT NULL
+);
+CREATE TABLE addresses(
+  network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+  ip TEXT NOT NULL,
+  container_id TEXT NOT NULL,
+  PRIMARY KEY(network, ip)
+);
+CREATE INDEX addresses_by_container ON addresses(container_id);
 )sql",
 };
 

@@ -67,10 +67,10 @@ class DbTest : public ::testing::Test {
 };
 
 TEST_F(DbTest, SchemaAndReopen) {
-  EXPECT_EQ(db_->schema_version().value_or(-1), 1);
+  EXPECT_EQ(db_->schema_version().value_or(-1), 2);
   auto again = Db::open(path_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->schema_version().value_or(-1), 1);
+  EXPECT_EQ(again->schema_version().value_or(-1), 2);
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr),
@@ -275,6 +275,48 @@ TEST_F(DbTest, ProcessKilledMidTransactionLeavesNoTrace) {
   EXPECT_TRUE(db->list()->empty());
   EXPECT_TRUE(db->tag("after:crash", "sha256:half").error().message().find("no such image") !=
               std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::storage
+
+namespace berth::storage {
+namespace {
+
+TEST_F(DbTest, ContainersVolumesNetworksAddresses) {
+  ContainerRow c{.id = std::string(64, 'a'), .name = "nb", .image_id = "sha256:x", .created = 1,
+                 .config = "{}", .state = "{}"};
+  ASSERT_TRUE(db_->put_container(c).ok());
+  ContainerRow d = c;
+  d.id = std::string(63, 'a') + "b";
+  auto dup = db_->put_container(d);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code(), EEXIST) << "the name is taken";
+  d.name = "other";
+  ASSERT_TRUE(db_->put_container(d).ok());
+  EXPECT_EQ(db_->find_container("nb").value()->id, c.id);
+  EXPECT_EQ(db_->find_container(c.id).value()->name, "nb");
+  auto ambiguous = db_->find_container("aaaa");
+  EXPECT_FALSE(ambiguous.ok());
+  EXPECT_FALSE(db_->find_container("%").value().has_value()) << "no LIKE wildcards";
+  EXPECT_EQ(db_->find_container(std::string(63, 'a') + "b").value()->name, "other");
+  ASSERT_TRUE(db_->rename_container(c.id, "nb2").ok());
+  EXPECT_EQ(db_->rename_container(c.id, "other").error().code(), EEXIST);
+  ASSERT_TRUE(db_->set_container_state(c.id, R"({"Status":"running"})").ok());
+  EXPECT_EQ(db_->containers_using_image("sha256:x").value().size(), 2u);
+  ASSERT_TRUE(db_->put_network({.name = "net", .id = "abc123", .created = 1, .config = "{}"}).ok());
+  EXPECT_EQ(db_->find_network("abc").value()->name, "net");
+  ASSERT_TRUE(db_->take_address("net", c.id, "10.0.0.2").ok());
+  EXPECT_EQ(db_->take_address("net", d.id, "10.0.0.2").error().code(), EEXIST);
+  EXPECT_EQ(db_->network_addresses("net").value(), std::vector<std::string>{"10.0.0.2"});
+  EXPECT_TRUE(db_->remove_container(c.id).value());
+  EXPECT_TRUE(db_->network_addresses("net").value().empty()) << "released with the container";
+  ASSERT_TRUE(db_->put_volume({.name = "v", .created = 1}).ok());
+  EXPECT_EQ(db_->put_volume({.name = "v", .created = 1}).error().code(), EEXIST);
+  EXPECT_TRUE(db_->find_volume("v").value().has_value());
+  EXPECT_EQ(db_->list_volumes().value().size(), 1u);
+  EXPECT_TRUE(db_->remove_volume("v").value());
+  EXPECT_FALSE(db_->remove_volume("v").value());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "containers/engine.h"
 #include "cli/berth/globals.h"
 #include "images/store.h"
 #include "registry/client.h"
@@ -34,6 +35,9 @@ class Context {
   // BERTH_INSECURE_REGISTRIES (comma-separated host[:port]) as docker's insecure-registries.
   Result<registry::ClientOptions> client_options();
 
+  // The containers engine over the store, opened once.
+  Result<containers::Engine*> engine();
+
   // Runs a command body: an error is printed as "Error: <message>" (the full trail with
   // --debug) and the exit status becomes 125; a body may set another status itself.
   void run(const std::function<Status()>& body);
@@ -43,6 +47,7 @@ class Context {
  private:
   GlobalOptions& g_;
   std::unique_ptr<images::Store> store_;
+  std::unique_ptr<containers::Engine> engine_;
   std::optional<registry::CredentialStore> creds_;
   registry::CredentialStore::Mode creds_mode_ = registry::CredentialStore::Mode::soft;
   int exit_code_ = 0;
@@ -54,5 +59,33 @@ void add_push_commands(CLI::App& app, Context& ctx);     // push.cpp: push, logi
 void add_image_commands(CLI::App& app, Context& ctx);    // images.cpp: images, image ..., tag,
                                                          // rmi, inspect, history, system df
 void add_archive_commands(CLI::App& app, Context& ctx);  // archive.cpp: save, load, import
+void add_run_commands(CLI::App& app, Context& ctx);      // run.cpp: run, create
+void add_container_commands(CLI::App& app, Context& ctx);  // container_cmds.cpp: start, stop,
+                                                           // kill, rm, exec, attach, logs, ...
+void add_container_show_commands(CLI::App& app, Context& ctx);  // container_show.cpp: ps,
+                                                                // inspect, top, port
+void add_commit_cp_commands(CLI::App& app, Context& ctx);  // commit_cp.cpp: commit, export, cp
+void add_volume_network_commands(CLI::App& app, Context& ctx);  // volumes_networks.cpp:
+                                                                // volume ..., network ...,
+                                                                // system reset
+
+// docker's repeated options take one value each time (-e A=1 -e B=2): a vector option must
+// not swallow the arguments that follow it (the image and its command).
+inline void one_value_per_option(CLI::App* cmd) {
+  for (CLI::Option* o : cmd->get_options())
+    if (!o->get_positional() && o->get_expected_max() > 1) o->allow_extra_args(false)->expected(1);
+}
+
+// The command line as given (main sets it): prefix_command verbs use it to tell an unknown
+// flag before IMAGE (an error) from the container's own flags after it.
+std::vector<std::string>& command_line();
+// Err when the first of `rest` came before `anchor` on the command line.
+Status check_no_unknown_flags(const std::string& anchor, const std::vector<std::string>& rest);
+
+// pull.cpp: what `berth pull NAME` does, for run/create --pull.
+Status pull_image(Context& ctx, const std::string& name, const std::string& platform, bool quiet);
+// container_show.cpp: a container's docker inspect JSON (nullopt: no such container), for
+// `inspect`.
+Result<std::optional<nlohmann::ordered_json>> inspect_container(Context& ctx, const std::string& name);
 
 }  // namespace berth::cli

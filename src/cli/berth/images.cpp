@@ -18,12 +18,20 @@
 
 namespace berth::cli {
 
+namespace {
+Context* g_images_ctx = nullptr;  // set by add_image_commands: the rmi/prune/df hook needs it
+}  // namespace
+
+// The containers made from image_id (rmi refuses to delete their image; prune keeps it;
+// system df counts it active).
 Result<std::vector<images::ContainerUse>> containers_using_image(const std::string& image_id) {
-  // HOOK (containers issue): answer from the container store. Until containers exist no
-  // image is in use, so rmi never reports "image is being used by running container",
-  // `image prune -a` removes every image and `system df` shows no active image.
-  (void)image_id;
-  return std::vector<images::ContainerUse>();
+  std::vector<images::ContainerUse> out;
+  if (!g_images_ctx) return out;
+  containers::Engine* e = TRY(g_images_ctx->engine());
+  for (const auto& c : TRY(e->list()))
+    if (c.image_id == image_id)
+      out.push_back({.id = c.id, .running = c.state.status == "running" || c.state.status == "paused"});
+  return out;
 }
 
 CLI::App* subcommand(CLI::App& parent, const std::string& name, const std::string& help) {
@@ -346,6 +354,7 @@ void add_prune(CLI::App* sub, Context& ctx) {
 }  // namespace
 
 void add_image_commands(CLI::App& app, Context& ctx) {
+  g_images_ctx = &ctx;
   add_ls(app.add_subcommand("images", "List images"), ctx);
   add_tag(app.add_subcommand("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"), ctx);
   add_rm(app.add_subcommand("rmi", "Remove one or more images"), ctx);

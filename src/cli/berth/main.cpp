@@ -62,7 +62,13 @@ int main(int argc, char** argv) {
   berth::cli::add_push_commands(app, ctx);
   berth::cli::add_image_commands(app, ctx);
   berth::cli::add_archive_commands(app, ctx);
+  berth::cli::add_run_commands(app, ctx);
+  berth::cli::add_container_commands(app, ctx);
+  berth::cli::add_container_show_commands(app, ctx);
+  berth::cli::add_commit_cp_commands(app, ctx);
+  berth::cli::add_volume_network_commands(app, ctx);
 
+  berth::cli::command_line().assign(argv, argv + argc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -58,6 +58,10 @@ Status do_pull(Context& ctx, const PullArgs& a) {
 
 }  // namespace
 
+Status pull_image(Context& ctx, const std::string& name, const std::string& platform, bool quiet) {
+  return do_pull(ctx, PullArgs{.name = name, .platform = platform, .quiet = quiet});
+}
+
 void add_pull_commands(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<PullArgs>();
   auto* cmd = app.add_subcommand("pull", "Download an image from a registry");

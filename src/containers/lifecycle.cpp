@@ -1,0 +1,532 @@
+// lifecycle.cpp - starting a container (rootfs, network, /etc files, OCI spec, then a
+// forked process that creates it with the runtime and becomes its monitor), stopping,
+// killing and removing it, and what happens when it exits.
+//
+// Process model (docs/monitor.md): berth forks M; M becomes a session leader and a child
+// subreaper, creates the container with the in-process runtime (the container's init is
+// M's child), then execs berth-monitor, which holds the pipes or the pty, writes the log and
+// the exit record, serves attach, and runs `berth container _exited ID` when the process
+// exits. That hook releases the mounts and the network, and restarts (handing the new
+// process's fds back to the monitor) or removes the container.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "base/time.h"
+#include "containers/engine.h"
+#include "containers/network_setup.h"
+#include "containers/options.h"
+#include "containers/rootfs_parts.h"
+#include "containers/spec_parts.h"
+#include "oci/spec_json.h"
+#include "sys/process.h"
+
+namespace berth::containers {
+namespace {
+
+// The monitor's ends of the container's stdio, and the container's.
+struct Stdio {
+  UniqueFd stdin_w, stdout_r, stderr_r;  // monitor side (pipes)
+  UniqueFd in, out, err;                 // container side
+};
+
+Result<Stdio> make_pipes(const ContainerSpec& s) {
+  Stdio io;
+  int p[2];
+  if (s.open_stdin) {
+    if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe");
+    io.in.reset(p[0]);
+    io.stdin_w.reset(p[1]);
+  } else {
+    io.in = TRY(open_fd("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+  if (s.tty) {  // the pty carries the output; stdout/stderr of the init are the pty too
+    io.out = TRY(open_fd("/dev/null", O_WRONLY | O_CLOEXEC));
+    io.err = TRY(open_fd("/dev/null", O_WRONLY | O_CLOEXEC));
+    return io;
+  }
+  if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe");
+  io.stdout_r.reset(p[0]);
+  io.out.reset(p[1]);
+  if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe");
+  io.stderr_r.reset(p[0]);
+  io.err.reset(p[1]);
+  return io;
+}
+
+Status point_stdio(int in, int out, int err) {
+  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) return sys_error("dup2 stdio");
+  return ok();
+}
+
+void clear_cloexec(int fd) {
+  if (fd >= 0) ::fcntl(fd, F_SETFD, 0);
+}
+
+bool pid_alive(int pid, uint64_t start) {
+  if (pid <= 0) return false;
+  auto st = sys::process_start_time(pid);
+  return st && (start == 0 || *st == start);
+}
+
+// Waits until pid is gone or the deadline passes; true when gone.
+bool wait_gone(int pid, uint64_t start, std::chrono::milliseconds timeout) {
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pfd >= 0) {
+    UniqueFd guard(pfd);
+    if (!pid_alive(pid, start)) return true;
+    struct pollfd p = {pfd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    return r > 0 || !pid_alive(pid, start);
+  }
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (pid_alive(pid, start)) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+int stop_signal_of(const ContainerSpec& s) {
+  if (s.stop_signal.empty()) return SIGTERM;
+  auto sig = sys::parse_signal(s.stop_signal);
+  return sig ? *sig : SIGTERM;
+}
+
+}  // namespace
+
+// The mounts docker adds: the /etc files, then volumes, binds and tmpfs in the order given,
+// then the image's VOLUMEs nothing else covers (anonymous volumes).
+static Result<std::vector<oci::Mount>> assemble_mounts(Engine& e, Container& c, bool* changed) {
+  std::vector<oci::Mount> out;
+  std::string dir = e.container_dir(c.id);
+  for (const char* f : {"hostname", "hosts", "resolv.conf"})
+    out.push_back({.destination = std::string("/etc/") + f,
+                   .type = "bind",
+                   .source = path_join(dir, f),
+                   .options = {"rbind", "rprivate"}});
+  std::set<std::string> covered;
+  for (const auto& m : c.spec.mounts) covered.insert(clean_path(m.target));
+  for (const auto& v : c.spec.volumes)
+    if (!covered.count(clean_path(v))) {
+      c.spec.mounts.push_back({.type = "volume", .target = v});
+      *changed = true;
+    }
+  for (auto& m : c.spec.mounts) {
+    oci::Mount om{.destination = m.target};
+    if (m.type == "tmpfs") {
+      om.type = "tmpfs";
+      om.source = "tmpfs";
+      om.options = {"nosuid", "nodev", "noexec"};
+      for (const auto& o : m.options) om.options.push_back(o);
+    } else {
+      if (m.type == "volume") {
+        bool created = false;
+        std::string name = TRY(ensure_volume(e.store().db(), e.root(), m.source, &created));
+        if (m.source != name) {
+          m.source = name;
+          *changed = true;
+        }
+        om.source = volume_data_dir(e.root(), name);
+        if (created) TRY(copy_up_volume(e.rootfs_path(c.id), m.target, om.source));
+      } else {
+        om.source = m.source;
+        if (!path_exists(om.source)) {  // docker's -v makes a missing host directory
+          if (Status s = mkdir_all(om.source, 0755); !s)
+            return std::move(s).error().context("create the bind mount source");
+        }
+      }
+      om.type = "bind";
+      om.options = {"rbind", m.propagation.empty() ? "rprivate" : m.propagation};
+    }
+    if (m.read_only) om.options.push_back("ro");
+    out.push_back(std::move(om));
+  }
+  return out;
+}
+
+// Everything up to the runtime: rootfs, volumes, network, /etc files, config.json.
+static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
+  bool changed = false;
+  std::vector<oci::Mount> mounts = TRY(assemble_mounts(e, c, &changed));
+  if (changed) TRY(e.store().db().set_container_config(c.id, spec_to_json(c.spec).dump()));
+  ResolvedUser user = TRY(resolve_user(e.rootfs_path(c.id), c.spec.user, c.spec.group_add));
+  EtcInputs etc{.hostname = c.spec.hostname,
+                .domainname = c.spec.domainname,
+                .ip = net.ip,
+                .extra_hosts = c.spec.extra_hosts,
+                .dns = c.spec.dns,
+                .dns_search = c.spec.dns_search,
+                .dns_options = c.spec.dns_options,
+                .host_network = c.spec.network == "host",
+                .peers = net.peers};
+  for (auto& h : etc.extra_hosts)
+    if (h.size() > 13 && h.compare(h.size() - 13, 13, ":host-gateway") == 0)
+      h = h.substr(0, h.size() - 12) + (net.gateway.empty() ? "127.0.0.1" : net.gateway);
+  TRY(write_etc_files(e.container_dir(c.id), etc));
+  SpecInputs in{.rootfs = e.rootfs_path(c.id), .user = user.user, .netns_path = net.netns_path,
+                .extra_mounts = std::move(mounts)};
+  ContainerSpec& s = c.spec;
+  bool has_home = false;
+  for (const auto& env : s.env) has_home = has_home || env.rfind("HOME=", 0) == 0;
+  Container with_home = c;
+  if (!has_home) with_home.spec.env.push_back("HOME=" + user.home);
+  oci::Spec spec = TRY(build_oci_spec(with_home, in));
+  return write_file_atomic(path_join(e.run_dir(c.id), "config.json"), oci::to_json(spec));
+}
+
+// In M (the forked child) or in the restart hook: the container created with the runtime,
+// its stdio being io's container side. Returns the pty master when there is one.
+static Result<UniqueFd> create_process(Engine& e, const Container& c, Stdio& io) {
+  TRY(point_stdio(io.in.get(), io.out.get(), io.err.get()));
+  io.in.reset();
+  io.out.reset();
+  io.err.reset();
+  UniqueFd console;
+  runtime::CreateOptions co{.id = c.id, .bundle = e.run_dir(c.id), .console_out = &console};
+  (void)e.runtime().remove(c.id, true);  // a stopped leftover of the last run
+  TRY(e.runtime().create(co));
+  UniqueFd null = TRY(open_fd("/dev/null", O_RDWR | O_CLOEXEC));
+  TRY(point_stdio(null.get(), null.get(), null.get()));
+  return console;
+}
+
+static std::string oom_file_of(Engine& e, const Container& c) {
+  for (const std::string& p :
+       {"/sys/fs/cgroup/memory/berth/" + c.id + "/memory.oom_control",
+        "/sys/fs/cgroup/berth/" + c.id + "/memory.events"})
+    if (path_exists(p)) return p;
+  (void)e;
+  return "";
+}
+
+[[noreturn]] static void run_monitor_child(Engine& e, const Container& c, Stdio& io, int ready_fd,
+                                           bool start_now, const EngineOptions& opts) {
+  ::setsid();
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  auto fail = [&](const Error& err) {
+    std::string msg = "error:" + std::to_string(err.code()) + ":" + err.message() + "\n";
+    (void)!::write(ready_fd, msg.data(), msg.size());
+    ::_exit(1);
+  };
+  auto console = create_process(e, c, io);
+  if (!console) fail(console.error());
+  if (start_now)
+    if (Status s = e.runtime().start(c.id); !s) fail(s.error());
+  auto st = e.runtime().state(c.id);
+  if (!st) fail(st.error());
+  std::vector<std::string> args = {opts.monitor_exe,
+                                   "--pid", std::to_string(st->pid),
+                                   "--exit-file", path_join(e.run_dir(c.id), "exit.json"),
+                                   "--attach-socket", e.attach_socket(c.id),
+                                   "--log", e.log_path(c.id),
+                                   "--ready-fd", std::to_string(ready_fd)};
+  if (console->valid()) {
+    args.insert(args.end(), {"--pty-fd", std::to_string(console->get())});
+    clear_cloexec(console->get());
+  } else {
+    args.insert(args.end(), {"--stdout-fd", std::to_string(io.stdout_r.get()), "--stderr-fd",
+                             std::to_string(io.stderr_r.get())});
+    clear_cloexec(io.stdout_r.get());
+    clear_cloexec(io.stderr_r.get());
+  }
+  if (io.stdin_w) {
+    args.insert(args.end(), {"--stdin-fd", std::to_string(io.stdin_w.get())});
+    clear_cloexec(io.stdin_w.get());
+    if (c.spec.stdin_once) args.push_back("--stdin-once");
+  }
+  if (!c.spec.log_max_size.empty()) {
+    int64_t bytes = parse_bytes(c.spec.log_max_size).value_or(0);
+    args.insert(args.end(), {"--log-max-size", std::to_string(bytes), "--log-max-files",
+                             std::to_string(c.spec.log_max_file)});
+  }
+  if (std::string oom = oom_file_of(e, c); !oom.empty()) args.insert(args.end(), {"--oom-file", oom});
+  args.push_back("--");
+  args.push_back(opts.berth_exe);
+  args.insert(args.end(), opts.berth_global_args.begin(), opts.berth_global_args.end());
+  args.insert(args.end(), {"container", "_exited", c.id});
+  clear_cloexec(ready_fd);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(opts.monitor_exe.c_str(), argv.data());
+  fail(sys_error("exec", opts.monitor_exe));
+}
+
+Status Engine::spawn_monitor(Container& c, bool start_now) {
+  (void)::unlink(path_join(run_dir(c.id), "exit.json").c_str());
+  Stdio io = TRY(make_pipes(c.spec));
+  int rp[2];
+  if (::pipe2(rp, O_CLOEXEC) < 0) return sys_error("pipe");
+  UniqueFd ready_r(rp[0]), ready_w(rp[1]);
+  std::fflush(nullptr);
+  pid_t m = ::fork();
+  if (m < 0) return sys_error("fork");
+  if (m == 0) {
+    ready_r.reset();
+    run_monitor_child(*this, c, io, ready_w.get(), start_now, opts_);
+  }
+  ready_w.reset();
+  io = Stdio{};
+  std::string reply;
+  char buf[512];
+  ssize_t n;
+  // One line: "ok" from the monitor, or an error from M or the monitor. (Not EOF: the
+  // container's init, created but not started, still holds the pipe until its exec.)
+  while (reply.find('\n') == std::string::npos &&
+         ((n = ::read(ready_r.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)))
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+  if (reply.rfind("ok", 0) != 0) {
+    int st = 0;
+    ::waitpid(m, &st, WNOHANG);
+    // "error:ERRNO:message" from M, or "error: message" from the monitor.
+    int code = 0;
+    std::string msg = reply;
+    if (msg.rfind("error:", 0) == 0) {
+      msg = msg.substr(6);
+      size_t colon = msg.find(':');
+      if (colon != std::string::npos && colon > 0 && msg.find_first_not_of("0123456789") == colon) {
+        code = std::stoi(msg.substr(0, colon));
+        msg = msg.substr(colon + 1);
+      }
+      while (!msg.empty() && msg.front() == ' ') msg.erase(0, 1);
+    }
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    if (msg.empty()) msg = "the container's monitor exited before it was ready";
+    std::string suffix = code ? std::string(": ") + std::strerror(code) : "";
+    if (code && msg.size() > suffix.size() && msg.compare(msg.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return Error(code, msg.substr(0, msg.size() - suffix.size()));
+    return Error(code == 0 ? 0 : code, code ? msg : msg);
+  }
+  auto st = TRY(runtime_.state(c.id));
+  c.state.pid = st.pid;
+  c.state.pid_start = sys::process_start_time(st.pid).value_or(0);
+  c.state.monitor_pid = m;
+  c.state.monitor_start = sys::process_start_time(m).value_or(0);
+  return ok();
+}
+
+Status Engine::start(Container& c, const StartOptions& o) {
+  if (c.state.status == "running" || c.state.status == "paused") return ok();
+  if (c.state.status == "restarting")
+    return Error::invalid("cannot start container " + c.name + ": it is restarting");
+  TRY(mkdir_all(run_dir(c.id), 0700));
+  TRY(mkdir_all(path_join(opts_.runroot, "sock"), 0700));
+  auto undo = [&](Error err) {
+    (void)teardown_network(*this, c);
+    (void)release_rootfs(c);
+    return err.context("start container " + c.name);
+  };
+  if (Status s = prepare_rootfs(c); !s) return undo(std::move(s).error());
+  auto net = setup_network(*this, c);
+  if (!net) return undo(std::move(net).error());
+  if (Status s = prepare_bundle(*this, c, *net); !s) return undo(std::move(s).error());
+  if (Status s = spawn_monitor(c, !o.hold); !s) return undo(std::move(s).error());
+  c.state.status = "running";
+  c.state.started_at = now_rfc3339();
+  c.state.finished_at.clear();
+  c.state.exit_code = 0;
+  c.state.error.clear();
+  c.state.oom_killed = false;
+  c.state.stopped_by_user = false;
+  c.state.ip_address = net->ip;
+  c.state.gateway = net->gateway;
+  c.state.mac_address = net->mac;
+  c.state.prefix_len = net->prefix_len;
+  c.state.ports = net->ports;
+  return save_state(c);
+}
+
+Status Engine::resume_start(Container& c) {
+  return runtime_.start(c.id);
+}
+
+Status Engine::kill(Container& c, int sig) {
+  if (c.state.status != "running" && c.state.status != "paused")
+    return Error::invalid("Cannot kill container: " + c.name + ": Container " + c.id +
+                          " is not running");
+  c.state.stopped_by_user = true;
+  TRY(save_state(c));
+  if (::kill(c.state.pid, sig) < 0 && errno != ESRCH) return sys_error("kill", c.name);
+  if (c.state.status == "paused" && (sig == SIGKILL || sig == SIGTERM)) (void)runtime_.resume(c.id);
+  return ok();
+}
+
+// Waits for the monitor to record the exit and run its hook (mounts released, --rm done).
+static void wait_monitor_done(const Container& c, std::chrono::milliseconds timeout) {
+  if (c.state.monitor_pid > 0) wait_gone(c.state.monitor_pid, c.state.monitor_start, timeout);
+}
+
+Status Engine::stop(Container& c, int timeout) {
+  if (c.state.status != "running" && c.state.status != "paused") return ok();
+  if (timeout < 0) timeout = c.spec.stop_timeout.value_or(10);
+  c.state.stopped_by_user = true;
+  TRY(save_state(c));
+  if (c.state.status == "paused") (void)runtime_.resume(c.id);
+  ::kill(c.state.pid, stop_signal_of(c.spec));
+  if (!wait_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(timeout)))
+    ::kill(c.state.pid, SIGKILL);
+  wait_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(10));
+  wait_monitor_done(c, std::chrono::seconds(10));
+  TRY(refresh(c));
+  if (c.state.monitor_pid == 0 || !pid_alive(c.state.monitor_pid, c.state.monitor_start)) {
+    // The monitor is gone (killed, or done): make sure the mounts and network are released.
+    (void)release(c);
+  }
+  return ok();
+}
+
+Status Engine::pause(Container& c) {
+  if (c.state.status != "running")
+    return Error::invalid("Container " + c.id + " is not running");
+  TRY(runtime_.pause(c.id));
+  c.state.status = "paused";
+  return save_state(c);
+}
+
+Status Engine::unpause(Container& c) {
+  if (c.state.status != "paused")
+    return Error::invalid("Container " + c.id + " is not paused");
+  TRY(runtime_.resume(c.id));
+  c.state.status = "running";
+  return save_state(c);
+}
+
+Status Engine::release(Container& c) {
+  (void)runtime_.remove(c.id, true);
+  Status net = teardown_network(*this, c);
+  Status fs = release_rootfs(c);
+  if (!net) return net;
+  return fs;
+}
+
+Status Engine::remove(Container& c, bool force, bool volumes) {
+  if (c.state.status == "running" || c.state.status == "paused" || c.state.status == "restarting") {
+    if (!force)
+      return Error::invalid("You cannot remove a running container " + c.id +
+                            ". Stop the container before attempting removal or force remove");
+    c.state.stopped_by_user = true;
+    c.state.removal = false;  // this rm removes it, not the monitor's hook
+    TRY(save_state(c));
+    if (c.state.status == "paused") (void)runtime_.resume(c.id);
+    if (c.state.pid > 0) ::kill(c.state.pid, SIGKILL);
+    wait_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(10));
+    wait_monitor_done(c, std::chrono::seconds(10));
+  }
+  if (c.state.monitor_pid > 0 && pid_alive(c.state.monitor_pid, c.state.monitor_start))
+    ::kill(c.state.monitor_pid, SIGKILL);  // e.g. the hook hung
+  TRY(release(c));
+  TRY(store_.db().remove_container(c.id));
+  (void)remove_all(run_dir(c.id));
+  (void)::unlink(attach_socket(c.id).c_str());
+  (void)remove_all(container_dir(c.id));
+  if (volumes)
+    for (const auto& m : c.spec.mounts)
+      if (m.type == "volume" && !m.source.empty()) {
+        auto v = store_.db().find_volume(m.source);
+        if (v && *v && (*v)->anonymous) {
+          (void)store_.db().remove_volume(m.source);
+          (void)remove_all(path_join(path_join(root(), "volumes"), m.source));
+        }
+      }
+  return ok();
+}
+
+namespace {
+
+bool should_restart(const Container& c) {
+  const RestartPolicy& p = c.spec.restart;
+  if (c.state.stopped_by_user || p.name == "no" || p.name.empty()) return false;
+  if (p.name == "on-failure")
+    return c.state.exit_code != 0 && (p.max_retries == 0 || c.state.restart_count < p.max_retries);
+  return true;  // always, unless-stopped
+}
+
+// Sends "restart PID" and the new process's fds to the monitor.
+Status send_restart(int hook_fd, int pid, const std::vector<int>& fds) {
+  std::string msg = "restart " + std::to_string(pid);
+  struct iovec iov = {msg.data(), msg.size()};
+  char cbuf[CMSG_SPACE(sizeof(int) * 4)] = {};
+  struct msghdr mh = {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cbuf;
+  mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  struct cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
+  if (::sendmsg(hook_fd, &mh, MSG_NOSIGNAL) < 0) return sys_error("send fds to the monitor");
+  return ok();
+}
+
+}  // namespace
+
+Status Engine::on_exited(const std::string& id, int hook_fd) {
+  Container c = TRY(get(id));
+  if (c.state.status == "running") {  // the exit record is not readable: say so
+    c.state.status = "exited";
+    c.state.pid = 0;
+  }
+  Status rel = release(c);
+  if (!rel) log::warning(rel.error().message());
+  if (should_restart(c)) {
+    int delay_ms = 100 << std::min(c.state.restart_count, 9);
+    c.state.status = "restarting";
+    TRY(save_state(c));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(delay_ms, 60000)));
+    Container now = TRY(get(id));
+    if (now.state.stopped_by_user) {
+      now.state.status = "exited";
+      return save_state(now);
+    }
+    c.state.restart_count++;
+    Status s = restart_in_hook(c, hook_fd);
+    if (s) return ok();
+    c.state.status = "exited";
+    c.state.error = s.error().message();
+    (void)release(c);
+    (void)save_state(c);
+    return s;
+  }
+  c.state.monitor_pid = 0;
+  if (c.state.removal) return remove(c, true, true);
+  return save_state(c);
+}
+
+Status Engine::restart_in_hook(Container& c, int hook_fd) {
+  TRY(prepare_rootfs(c));
+  NetworkAttachment net = TRY(setup_network(*this, c));
+  TRY(prepare_bundle(*this, c, net));
+  Stdio io = TRY(make_pipes(c.spec));
+  UniqueFd console = TRY(create_process(*this, c, io));
+  TRY(runtime_.start(c.id));
+  auto st = TRY(runtime_.state(c.id));
+  std::vector<int> fds;
+  if (console) fds.push_back(console.get());
+  else fds = {io.stdout_r.get(), io.stderr_r.get()};
+  if (io.stdin_w) fds.push_back(io.stdin_w.get());
+  (void)::unlink(path_join(run_dir(c.id), "exit.json").c_str());
+  c.state.status = "running";
+  c.state.pid = st.pid;
+  c.state.pid_start = sys::process_start_time(st.pid).value_or(0);
+  c.state.started_at = now_rfc3339();
+  c.state.ip_address = net.ip;
+  c.state.ports = net.ports;
+  TRY(save_state(c));
+  return send_restart(hook_fd, st.pid, fds);
+}
+
+}  // namespace berth::containers

@@ -1,0 +1,220 @@
+// network_setup.cpp - a container's network at start and its release (network_setup.h).
+#include "containers/network_setup.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "containers/engine.h"
+#include "containers/networks.h"
+#include "network/ipam.h"
+#include "network/nat.h"
+#include "network/netlink.h"
+#include "network/netns.h"
+
+namespace berth::containers {
+namespace {
+
+std::string netns_path(const Engine& e, const std::string& id) {
+  return path_join(path_join(e.runroot(), "netns"), id);
+}
+
+// "berth" + 10 hex digits: 15 characters (IFNAMSIZ - 1), and never one of docker's
+// ("veth" + 7) or podman's names.
+std::string host_if_name(const std::string& id) {
+  return "berth" + id.substr(0, 10);
+}
+
+// A free host port from the kernel's ephemeral range, as docker picks for -P and -p 80.
+Result<uint16_t> pick_free_port(const std::string& host_ip, const std::string& proto) {
+  int fd = ::socket(AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error("socket");
+  UniqueFd guard(fd);
+  struct sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (!host_ip.empty()) {
+    auto ip = network::parse_ipv4(host_ip);
+    if (!ip) return std::move(ip).error();
+    a.sin_addr.s_addr = htonl(ip->value);
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return sys_error("bind", host_ip);
+  socklen_t len = sizeof a;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0) return sys_error("getsockname");
+  return ntohs(a.sin_port);
+}
+
+// berth's own mappings hold no socket (they are DNAT rules): a port another running
+// container published is taken even though bind() would succeed.
+Status check_not_published(Engine& e, const Container& self, const PortBinding& p) {
+  auto all = e.store().db().list_containers();
+  if (!all) return std::move(all).error();
+  for (const auto& row : *all) {
+    if (row.id == self.id) continue;
+    auto st = nlohmann::json::parse(row.state, nullptr, false);
+    if (st.is_discarded() || st.value("Status", "") != "running") continue;
+    auto state = state_from_json(st);
+    if (!state) continue;
+    for (const auto& q : state->ports)
+      if (q.host_port == p.host_port && q.proto == p.proto &&
+          (q.host_ip.empty() || p.host_ip.empty() || q.host_ip == p.host_ip))
+        return Error::invalid("Bind for " + (p.host_ip.empty() ? std::string("0.0.0.0") : p.host_ip) + ":" +
+                              std::to_string(p.host_port) + " failed: port is already allocated");
+  }
+  return ok();
+}
+
+Result<std::vector<PortBinding>> bind_ports(Engine& e, const Container& c) {
+  const ContainerSpec& s = c.spec;
+  std::vector<PortBinding> ports = s.ports;
+  if (s.publish_all)
+    for (const auto& key : s.exposed_ports) {
+      auto slash = key.find('/');
+      auto port = static_cast<uint16_t>(std::stoul(key.substr(0, slash)));
+      std::string proto = slash == std::string::npos ? "tcp" : key.substr(slash + 1);
+      bool bound = false;
+      for (const auto& p : ports) bound = bound || (p.container_port == port && p.proto == proto);
+      if (!bound) ports.push_back({.container_port = port, .proto = proto});
+    }
+  for (auto& p : ports) {
+    if (p.host_ip.find(':') != std::string::npos)
+      return Error::invalid("publishing on IPv6 addresses is not supported yet: " + p.host_ip);
+    if (p.host_port == 0) p.host_port = TRY(pick_free_port(p.host_ip, p.proto));
+    else {
+      TRY(check_not_published(e, c, p));
+      TRY(network::check_host_port_free(p.host_ip, p.host_port, p.proto));
+    }
+  }
+  return ports;
+}
+
+// Takes the first free address of the network (the database decides between racing berths).
+Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const std::string& id) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto held = TRY(db.network_addresses(n.name));
+    std::set<std::string> used(held.begin(), held.end());
+    std::string ip = TRY(network::next_free_ipv4(n.subnet, n.gateway, used));
+    Status s = db.take_address(n.name, id, ip);
+    if (s) return ip;
+    if (s.error().code() != EEXIST) return std::move(s).error();
+  }
+  return Error::invalid("could not allocate an address in network " + n.name);
+}
+
+std::vector<std::pair<std::string, std::string>> peers_of(Engine& e, const Container& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (c.spec.network == "bridge") return out;  // docker: no name resolution on the default bridge
+  auto all = e.store().db().list_containers();
+  if (!all) return out;
+  for (const auto& row : *all) {
+    if (row.id == c.id) continue;
+    auto st = nlohmann::json::parse(row.state, nullptr, false);
+    auto cfg = nlohmann::json::parse(row.config, nullptr, false);
+    if (st.is_discarded() || cfg.is_discarded()) continue;
+    std::string ip = st.value("IPAddress", "");
+    std::string net = cfg["HostConfig"].value("NetworkMode", "");
+    if (!ip.empty() && net == c.spec.network && st.value("Status", "") == "running")
+      out.emplace_back(row.name, ip);
+  }
+  return out;
+}
+
+// The running peers learn the new container's name: appended to their /etc/hosts (written
+// in place: it is bind-mounted, a rename would not be seen).
+void announce(Engine& e, const Container& c, const std::string& ip,
+              const std::vector<std::pair<std::string, std::string>>& peers) {
+  auto all = e.store().db().list_containers();
+  if (!all) return;
+  std::string line = ip + "\t" + c.name + "\n";
+  for (const auto& [name, peer_ip] : peers) {
+    for (const auto& row : *all) {
+      if (row.name != name) continue;
+      std::string hosts = path_join(e.container_dir(row.id), "hosts");
+      int fd = ::open(hosts.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+      if (fd < 0) continue;
+      (void)!::write(fd, line.data(), line.size());
+      ::close(fd);
+    }
+  }
+}
+
+}  // namespace
+
+Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
+  NetworkAttachment a;
+  a.network = c.spec.network;
+  if (c.spec.network == "host") return a;
+  if (c.spec.network.rfind("container:", 0) == 0)
+    return Error::invalid("--network container:NAME is not supported yet");
+  std::string path = netns_path(e, c.id);
+  if (c.spec.network == "none") {
+    TRY(mkdir_all(dirname_of(path), 0755));
+    (void)network::remove_netns(path);
+    TRY(network::create_netns(path));
+    a.netns_path = path;
+    return a;
+  }
+  NetworkConfig n = TRY(find_network(e.store().db(), c.spec.network));
+  TRY(ensure_network_up(n));
+  TRY(mkdir_all(dirname_of(path), 0755));
+  (void)network::remove_netns(path);
+  TRY(network::create_netns(path));
+  a.netns_path = path;
+  auto cleanup = [&](Error err) -> Error {
+    (void)e.store().db().release_addresses(c.id);
+    (void)network::remove_netns(path);
+    return err.context("connect to network " + n.name);
+  };
+  auto ip = take_address(e.store().db(), n, c.id);
+  if (!ip) return cleanup(std::move(ip).error());
+  a.ip = *ip;
+  a.gateway = n.gateway;
+  a.prefix_len = TRY(network::parse_cidr(n.subnet)).prefix;
+  a.mac = network::mac_for_ipv4(a.ip).value_or("");
+  UniqueFd ns = TRY(open_fd(path, O_RDONLY | O_CLOEXEC));
+  network::VethConfig v{.host_if = host_if_name(c.id),
+                        .netns_fd = ns.get(),
+                        .peer_name = "eth0",
+                        .bridge = n.bridge,
+                        .address = a.ip + "/" + std::to_string(a.prefix_len),
+                        .gateway = n.gateway,
+                        .mac = a.mac};
+  (void)network::delete_link(v.host_if);
+  if (Status s = network::create_veth_into_netns(v); !s) return cleanup(std::move(s).error());
+  auto ports = bind_ports(e, c);
+  if (!ports) return cleanup(std::move(ports).error());
+  a.ports = *ports;
+  std::vector<network::PortMapping> maps;
+  for (const auto& p : a.ports)
+    maps.push_back({.host_ip = p.host_ip, .host_port = p.host_port, .container_port = p.container_port, .proto = p.proto});
+  if (!maps.empty())
+    if (Status s = network::add_port_mappings(c.id.substr(0, 12), a.ip, maps); !s)
+      return cleanup(std::move(s).error());
+  a.peers = peers_of(e, c);
+  announce(e, c, a.ip, a.peers);
+  return a;
+}
+
+Status teardown_network(Engine& e, const Container& c) {
+  if (c.spec.network == "host") return ok();
+  Status first = ok();
+  auto keep = [&](Status s) {
+    if (!s && first) first = std::move(s);
+  };
+  if (!c.state.ports.empty() || c.spec.publish_all || !c.spec.ports.empty())
+    keep(network::remove_port_mappings(c.id.substr(0, 12)));
+  if (c.spec.network != "none") keep(network::delete_link(host_if_name(c.id)));
+  keep(network::remove_netns(netns_path(e, c.id)));
+  keep(e.store().db().release_addresses(c.id));
+  return first;
+}
+
+}  // namespace berth::containers

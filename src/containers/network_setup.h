@@ -1,0 +1,33 @@
+// network_setup.h - a container's network at start and its release at exit: none (an
+// empty namespace with loopback), host (the host's), bridge and user-defined networks
+// (a persistent namespace at RUNROOT/netns/<id>, a veth on the network's bridge, an address
+// from the IPAM in the database, published ports as nftables DNAT rules).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include "containers/container.h"
+
+namespace berth::containers {
+
+class Engine;
+
+struct NetworkAttachment {
+  std::string netns_path;  // "" = a new empty namespace (none) or the host's (host)
+  std::string network;     // the network's name ("bridge" for the default)
+  std::string ip;
+  std::string gateway;
+  std::string mac;
+  int prefix_len = 0;
+  std::vector<PortBinding> ports;  // as bound
+  std::vector<std::pair<std::string, std::string>> peers;  // name, ip on the same network
+};
+
+Result<NetworkAttachment> setup_network(Engine& e, Container& c);
+// Idempotent: what is already gone is skipped.
+Status teardown_network(Engine& e, const Container& c);
+
+}  // namespace berth::containers

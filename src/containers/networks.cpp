@@ -1,0 +1,139 @@
+#include "containers/networks.h"
+
+#include <ctime>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "network/ipam.h"
+#include "network/nat.h"
+#include "network/netlink.h"
+#include "network/validate.h"
+
+namespace berth::containers {
+namespace {
+
+using nlohmann::json;
+
+std::string random_hex(size_t n) {
+  std::random_device rd;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += hex[rd() % 16];
+  return s;
+}
+
+NetworkConfig from_row(const storage::NetworkRow& r) {
+  NetworkConfig n{.name = r.name, .id = r.id, .created = r.created};
+  json c = json::parse(r.config, nullptr, false);
+  if (c.is_object()) {
+    n.driver = c.value("Driver", "bridge");
+    n.subnet = c.value("Subnet", "");
+    n.gateway = c.value("Gateway", "");
+    n.bridge = c.value("Bridge", "");
+    if (c.contains("Labels") && c["Labels"].is_object())
+      n.labels = c["Labels"].get<std::map<std::string, std::string>>();
+  }
+  return n;
+}
+
+storage::NetworkRow to_row(const NetworkConfig& n) {
+  json c = {{"Driver", n.driver}, {"Subnet", n.subnet}, {"Gateway", n.gateway},
+            {"Bridge", n.bridge}, {"Labels", n.labels}};
+  return {.name = n.name, .id = n.id, .created = n.created, .config = c.dump()};
+}
+
+Result<NetworkConfig> put(storage::Db& db, NetworkConfig n) {
+  Status s = db.put_network(to_row(n));
+  if (!s && s.error().code() == EEXIST) return Error::invalid("network with name " + n.name + " already exists");
+  TRY(s);
+  return n;
+}
+
+bool overlaps(const network::Ipv4Cidr& a, const network::Ipv4Cidr& b) {
+  int p = std::min(a.prefix, b.prefix);
+  network::Ipv4Cidr x{a.addr, p}, y{b.addr, p};
+  return x.network() == y.network();
+}
+
+Result<std::string> free_subnet(storage::Db& db) {
+  std::vector<network::Ipv4Cidr> taken;
+  for (const auto& r : TRY(db.list_networks())) {
+    auto c = network::parse_cidr(from_row(r).subnet);
+    if (c) taken.push_back(*c);
+  }
+  for (uint32_t i = 0; i < 512; ++i) {
+    std::string cand = "10." + std::to_string(78 + i / 256) + "." + std::to_string(i % 256) + ".0/24";
+    auto c = TRY(network::parse_cidr(cand));
+    bool clash = false;
+    for (const auto& t : taken) clash = clash || overlaps(c, t);
+    if (!clash) return cand;
+  }
+  return Error::invalid("no free subnet left in 10.78.0.0/15 for a new network: give --subnet");
+}
+
+}  // namespace
+
+Result<NetworkConfig> find_network(storage::Db& db, const std::string& name) {
+  if (auto r = TRY(db.find_network(name))) return from_row(*r);
+  if (name != kDefaultNetwork) return Error::invalid("network " + name + " not found");
+  NetworkConfig n{.name = kDefaultNetwork, .id = random_hex(64), .subnet = "10.77.0.0/16",
+                  .gateway = "10.77.0.1", .bridge = "berth0",
+                  .created = static_cast<int64_t>(::time(nullptr))};
+  auto made = put(db, n);
+  if (made) return made;
+  if (auto r = TRY(db.find_network(name))) return from_row(*r);  // another berth made it
+  return std::move(made).error();
+}
+
+Result<std::vector<NetworkConfig>> list_networks(storage::Db& db) {
+  (void)TRY(find_network(db, kDefaultNetwork));
+  std::vector<NetworkConfig> out;
+  for (const auto& r : TRY(db.list_networks())) out.push_back(from_row(r));
+  return out;
+}
+
+Result<NetworkConfig> create_network(storage::Db& db, const NetworkCreate& req) {
+  if (req.name == "host" || req.name == "none" || req.name == kDefaultNetwork)
+    return Error::invalid("network name " + req.name + " is reserved");
+  TRY(network::check_key(req.name));
+  NetworkConfig n{.name = req.name, .id = random_hex(64), .labels = req.labels,
+                  .created = static_cast<int64_t>(::time(nullptr))};
+  n.subnet = req.subnet.empty() ? TRY(free_subnet(db)) : req.subnet;
+  auto cidr = TRY(network::parse_cidr(n.subnet));
+  if (cidr.prefix > 30 || cidr.prefix < 8) return Error::invalid("invalid subnet " + n.subnet + ": use a prefix between /8 and /30");
+  n.subnet = cidr.network_str();
+  if (req.gateway.empty()) {
+    n.gateway = network::Ipv4{cidr.network().value + 1}.str();
+  } else {
+    auto gw = TRY(network::parse_ipv4(req.gateway));
+    if (!cidr.contains(gw)) return Error::invalid("no matching subnet for gateway " + req.gateway);
+    n.gateway = req.gateway;
+  }
+  for (const auto& r : TRY(db.list_networks())) {
+    auto other = network::parse_cidr(from_row(r).subnet);
+    if (other && overlaps(cidr, *other))
+      return Error::invalid("Pool overlaps with other one on this address space: " + n.subnet + " (network " + r.name + ")");
+  }
+  n.bridge = "bbr-" + n.id.substr(0, 11);
+  return put(db, n);
+}
+
+Status remove_network(storage::Db& db, const NetworkConfig& n, const std::vector<std::string>& users) {
+  if (n.name == kDefaultNetwork) return Error::invalid(n.name + " is a pre-defined network and cannot be removed");
+  if (!users.empty())
+    return Error::invalid("error while removing network: network " + n.name + " id " + n.id +
+                          " has active endpoints");
+  TRY(network::remove_network_rules(n.bridge));
+  TRY(network::delete_link(n.bridge));
+  (void)TRY(db.remove_network(n.name));
+  return ok();
+}
+
+Status ensure_network_up(const NetworkConfig& n) {
+  auto cidr = TRY(network::parse_cidr(n.subnet));
+  TRY(network::create_bridge(n.bridge, n.gateway + "/" + std::to_string(cidr.prefix)));
+  return network::ensure_network_rules(n.bridge, n.subnet);
+}
+
+}  // namespace berth::containers

@@ -1,0 +1,45 @@
+// networks.h - berth's networks: the default "bridge" (device berth0, 10.77.0.0/16, made on
+// first use) and user-defined bridge networks (device bbr-<id11>, a free /24 from
+// 10.78.0.0/15 unless --subnet), recorded in the database (docs/containers.md).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "storage/db.h"
+
+namespace berth::containers {
+
+struct NetworkConfig {
+  std::string name;
+  std::string id;
+  std::string driver = "bridge";
+  std::string subnet;   // "10.77.0.0/16"
+  std::string gateway;  // "10.77.0.1"
+  std::string bridge;   // the device
+  std::map<std::string, std::string> labels;
+  int64_t created = 0;
+};
+
+inline constexpr const char* kDefaultNetwork = "bridge";
+
+// By name, id or unique id prefix; "bridge" is created when missing. Unknown:
+// "network NAME not found".
+Result<NetworkConfig> find_network(storage::Db& db, const std::string& name);
+Result<std::vector<NetworkConfig>> list_networks(storage::Db& db);
+struct NetworkCreate {
+  std::string name;
+  std::string subnet;   // "" = the next free /24
+  std::string gateway;  // "" = the subnet's first address
+  std::map<std::string, std::string> labels;
+};
+Result<NetworkConfig> create_network(storage::Db& db, const NetworkCreate& req);
+// Refuses while containers use it ("error while removing network: network NAME id ID has
+// active endpoints"); the bridge device and its rules go with it.
+Status remove_network(storage::Db& db, const NetworkConfig& n, const std::vector<std::string>& users);
+// The bridge device with the gateway address, and the NAT/forward rules.
+Status ensure_network_up(const NetworkConfig& n);
+
+}  // namespace berth::containers

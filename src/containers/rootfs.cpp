@@ -1,0 +1,147 @@
+// rootfs.cpp - a container's root filesystem (an overlay of its image's layers with its own
+// upper dir, mounted at RUNROOT/containers/<id>/rootfs while it runs) and its volumes.
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "containers/engine.h"
+#include "containers/rootfs_parts.h"
+#include "sys/copy_tree.h"
+#include "sys/path_resolve.h"
+
+namespace berth::containers {
+namespace {
+
+bool is_mount_point(const std::string& path) {
+  struct stat a, b;
+  if (::stat(path.c_str(), &a) < 0) return false;
+  if (::stat((path + "/..").c_str(), &b) < 0) return false;
+  return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+int sys_fsopen(const char* fs, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_fsopen, fs, flags));
+}
+int sys_fsconfig(int fd, unsigned cmd, const char* key, const void* value, int aux) {
+  return static_cast<int>(::syscall(SYS_fsconfig, fd, cmd, key, value, aux));
+}
+int sys_fsmount(int fd, unsigned flags, unsigned attrs) {
+  return static_cast<int>(::syscall(SYS_fsmount, fd, flags, attrs));
+}
+int sys_move_mount(int from, const char* from_path, int to, const char* to_path, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_move_mount, from, from_path, to, to_path, flags));
+}
+
+// Many layers make a lowerdir= longer than mount(2)'s one page of options: add them one by
+// one with fsconfig's "lowerdir+" (Linux 6.8).
+Status mount_overlay_fsconfig(const std::vector<std::string>& lowers, const std::string& upper,
+                              const std::string& work, const std::string& target) {
+  UniqueFd fs(sys_fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) return sys_error("fsopen", "overlay");
+  for (const auto& l : lowers)
+    if (sys_fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", l.c_str(), 0) < 0)
+      return sys_error("fsconfig lowerdir+", l);
+  if (sys_fsconfig(fs.get(), FSCONFIG_SET_STRING, "upperdir", upper.c_str(), 0) < 0)
+    return sys_error("fsconfig upperdir", upper);
+  if (sys_fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", work.c_str(), 0) < 0)
+    return sys_error("fsconfig workdir", work);
+  if (sys_fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
+    return sys_error("create overlay", target);
+  UniqueFd mnt(sys_fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  if (!mnt) return sys_error("fsmount overlay", target);
+  if (sys_move_mount(mnt.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return sys_error("move_mount overlay", target);
+  return ok();
+}
+
+}  // namespace
+
+Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper,
+                     const std::string& work, const std::string& target) {
+  std::string opts = "lowerdir=";
+  for (size_t i = 0; i < lowers.size(); ++i) opts += (i ? ":" : "") + lowers[i];
+  opts += ",upperdir=" + upper + ",workdir=" + work;
+  if (opts.size() < 4000) {
+    if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) < 0)
+      return sys_error("mount overlay", target);
+    return ok();
+  }
+  return mount_overlay_fsconfig(lowers, upper, work, target);
+}
+
+Status Engine::prepare_rootfs(Container& c) {
+  std::string dir = container_dir(c.id), target = rootfs_path(c.id);
+  TRY(mkdir_all(path_join(dir, "upper"), 0755));
+  TRY(mkdir_all(path_join(dir, "work"), 0700));
+  TRY(mkdir_all(target, 0755));
+  if (is_mount_point(target)) return ok();
+  std::vector<std::string> lowers;  // top first
+  auto layers = TRY(store_.db().image_layers(c.image_id));
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it)
+    lowers.push_back(TRY(store_.layers().lower_dir(it->chain_id)));
+  if (lowers.empty()) {  // an image with no layers (FROM scratch, import of an empty tar)
+    std::string empty = path_join(dir, "empty");
+    TRY(mkdir_all(empty, 0755));
+    lowers.push_back(empty);
+  }
+  Status s = mount_overlay(lowers, path_join(dir, "upper"), path_join(dir, "work"), target);
+  if (!s) return std::move(s).error().context("mount the container's rootfs");
+  return ok();
+}
+
+Status Engine::release_rootfs(const Container& c) {
+  std::string target = rootfs_path(c.id);
+  while (is_mount_point(target))
+    if (::umount2(target.c_str(), MNT_DETACH) < 0 && errno != EINVAL)
+      return sys_error("unmount", target);
+  return ok();
+}
+
+std::string volume_data_dir(const std::string& root, const std::string& name) {
+  return path_join(path_join(path_join(root, "volumes"), name), "_data");
+}
+
+Result<std::string> ensure_volume(storage::Db& db, const std::string& root, std::string name,
+                                  bool* created) {
+  bool anonymous = name.empty();
+  if (anonymous) {
+    std::random_device rd;
+    static const char* hex = "0123456789abcdef";
+    for (int i = 0; i < 64; ++i) name += hex[rd() % 16];
+  }
+  *created = false;
+  if (!TRY(db.find_volume(name))) {
+    TRY(mkdir_all(volume_data_dir(root, name), 0755));
+    Status s = db.put_volume(
+        {.name = name, .created = static_cast<int64_t>(::time(nullptr)), .anonymous = anonymous});
+    if (!s && s.error().code() != EEXIST) return std::move(s).error();
+    *created = s.ok();
+  }
+  TRY(mkdir_all(volume_data_dir(root, name), 0755));
+  return name;
+}
+
+// docker copies what the image has at a volume's mount point into a new, empty volume.
+Status copy_up_volume(const std::string& rootfs, const std::string& target, const std::string& data) {
+  UniqueFd root = TRY(open_fd(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto src = sys::open_in_root(root.get(), target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!src) return ok();  // nothing there
+  UniqueFd dst = TRY(open_fd(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  auto entries = list_dir(data);
+  if (entries && !entries->empty()) return ok();
+  struct stat st;
+  if (::fstat(src->get(), &st) == 0) {
+    (void)::fchown(dst.get(), st.st_uid, st.st_gid);
+    (void)::fchmod(dst.get(), st.st_mode & 07777);
+  }
+  return sys::copy_tree(src->get(), dst.get());
+}
+
+}  // namespace berth::containers

@@ -1,0 +1,23 @@
+// rootfs_parts.h - rootfs and volume helpers shared inside src/containers.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "storage/db.h"
+
+namespace berth::containers {
+
+// An overlay at target: lowers top first.
+Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper,
+                     const std::string& work, const std::string& target);
+// ROOT/volumes/<name>/_data
+std::string volume_data_dir(const std::string& root, const std::string& name);
+// Makes the volume when it does not exist (name "" = a new anonymous one); returns its
+// name. *created tells whether it was new (then copy_up_volume applies).
+Result<std::string> ensure_volume(storage::Db& db, const std::string& root, std::string name,
+                                  bool* created);
+Status copy_up_volume(const std::string& rootfs, const std::string& target, const std::string& data);
+
+}  // namespace berth::containers

@@ -1,0 +1,48 @@
+// spec_parts.h - the steps of building a container's OCI spec (internal to src/containers):
+// what lifecycle.cpp prepares (rootfs, user, network, mounts) goes into build_oci_spec.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "containers/container.h"
+#include "oci/spec.h"
+
+namespace berth::containers {
+
+struct SpecInputs {
+  std::string rootfs;      // the mounted overlay
+  oci::User user;          // resolved in the image
+  std::string netns_path;  // "" = a new empty network namespace (or host when network=host)
+  std::vector<oci::Mount> extra_mounts;  // /etc files, volumes, binds, tmpfs
+};
+
+Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in);
+
+// Half the machine's memory: /dev/shm big enough for PyTorch's DataLoader and NCCL.
+int64_t default_shm_size();
+
+// docker's -u: "name|uid[:group|gid]", looked up in the rootfs's /etc/passwd and
+// /etc/group (numeric ids need no entry); supplementary groups from /etc/group and
+// --group-add. Also returns the user's home ("/" when unknown) for HOME.
+struct ResolvedUser {
+  oci::User user;
+  std::string home = "/";
+};
+Result<ResolvedUser> resolve_user(const std::string& rootfs, const std::string& spec,
+                                  const std::vector<std::string>& group_add);
+
+// The files docker writes for each container, in dir: hostname, hosts, resolv.conf.
+struct EtcInputs {
+  std::string hostname;
+  std::string domainname;
+  std::string ip;  // the container's address on its network, "" when none
+  std::vector<std::string> extra_hosts;  // "name:ip"
+  std::vector<std::string> dns, dns_search, dns_options;
+  bool host_network = false;
+  std::vector<std::pair<std::string, std::string>> peers;  // name, ip: same network
+};
+Status write_etc_files(const std::string& dir, const EtcInputs& in);
+
+}  // namespace berth::containers

@@ -1,0 +1,157 @@
+#include "network/nat.h"
+
+#include <nftables/libnftables.h>
+
+#include <cerrno>
+#include <functional>
+#include <memory>
+
+#include "network/ipam.h"
+#include "network/nat_rules.h"
+#include "network/netlink.h"
+#include "network/validate.h"
+
+namespace berth::network {
+namespace {
+
+struct CtxFree {
+  void operator()(nft_ctx* c) const { nft_ctx_free(c); }
+};
+using NftCtx = std::unique_ptr<nft_ctx, CtxFree>;
+
+std::string first_line(const char* s) {
+  std::string t = s ? s : "";
+  auto nl = t.find('\n');
+  return nl == std::string::npos ? t : t.substr(0, nl);
+}
+
+// Runs nft commands in one transaction; returns the output (JSON with handles when json).
+Result<std::string> nft_run(const std::string& cmds, const std::string& op, bool json = false) {
+  NftCtx ctx(nft_ctx_new(NFT_CTX_DEFAULT));
+  if (!ctx) return Error(ENOMEM, "create nftables context");
+  if (json) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
+  if (nft_ctx_buffer_output(ctx.get()) != 0 || nft_ctx_buffer_error(ctx.get()) != 0)
+    return Error(ENOMEM, "buffer nftables output");
+  if (nft_run_cmd_from_buffer(ctx.get(), cmds.c_str()) != 0) {
+    std::string err = first_line(nft_ctx_get_error_buffer(ctx.get()));
+    // A missing table, chain or rule handle: kept as errno so callers can tell it apart.
+    if (err.find("No such file or directory") != std::string::npos)
+      return Error(ENOENT, "nft " + op);
+    return Error(0, "nft " + op + ":", err);
+  }
+  return std::string(nft_ctx_get_output_buffer(ctx.get()));
+}
+
+// The table's chains and rules; an empty listing when the table does not exist.
+Result<nftcmd::Listing> list_table(const std::string& table) {
+  auto out = nft_run("list table " + table, "list table " + table, true);
+  if (!out) {
+    if (out.error().code() == ENOENT) return nftcmd::Listing{};
+    return std::move(out).error();
+  }
+  return nftcmd::parse_listing(*out);
+}
+
+// iptables-nft's filter chain that decides forwarding: DOCKER-USER (docker's place for
+// user rules, jumped to first from FORWARD) or FORWARD; "" when there is no `ip filter`.
+std::string filter_chain_for(const nftcmd::Listing& filter) {
+  if (filter.has_chain("DOCKER-USER")) return "DOCKER-USER";
+  if (filter.has_chain("FORWARD")) return "FORWARD";
+  return "";
+}
+
+using Build =
+    std::function<Result<std::string>(const nftcmd::Listing& ours, const nftcmd::Listing& filter)>;
+
+// Lists our table (and iptables-nft's `ip filter` when with_filter), builds the commands from
+// the listings and runs them as one transaction. When another berth deleted a listed rule in
+// between, the transaction fails with ENOENT and changes nothing: list again and retry.
+Status transact(const Build& build, bool with_filter, const std::string& what) {
+  for (int attempt = 1;; ++attempt) {
+    nftcmd::Listing ours = TRY_CTX(list_table(nftcmd::kTable), what);
+    nftcmd::Listing filter;
+    if (with_filter) filter = TRY_CTX(list_table("ip filter"), what);
+    std::string cmds = TRY_CTX(build(ours, filter), what);
+    if (cmds.empty()) return ok();
+    auto r = nft_run(cmds, "update rules");
+    if (r) return ok();
+    if (r.error().code() != ENOENT || attempt == 3) return std::move(r).error().context(what);
+  }
+}
+
+}  // namespace
+
+Status ensure_network_rules(const std::string& bridge_if, const std::string& subnet) {
+  std::string rules = TRY(nftcmd::network_rules(bridge_if, subnet));
+  Status s = transact(
+      [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+        std::string cmds =
+            nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
+            nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if))) +
+            nftcmd::base_table() + rules;
+        std::string chain = filter_chain_for(filter);
+        if (!chain.empty()) cmds += TRY(nftcmd::filter_accept_rules(chain, bridge_if));
+        return cmds;
+      },
+      true, "set up rules of network " + bridge_if);
+  if (!s) return s;
+  TRY(enable_ip_forward());
+  return enable_route_localnet(bridge_if);
+}
+
+Status remove_network_rules(const std::string& bridge_if) {
+  TRY(check_ifname(bridge_if));
+  return transact(
+      [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+        return nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
+               nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if)));
+      },
+      true, "remove rules of network " + bridge_if);
+}
+
+Status add_port_mappings(const std::string& container_key, const std::string& container_ip,
+                         const std::vector<PortMapping>& mappings) {
+  std::string rules = TRY(nftcmd::port_rules(container_key, container_ip, mappings));
+  return transact(
+      [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
+        return nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key))) +
+               nftcmd::base_table() + rules;
+      },
+      false, "publish ports of " + container_key);
+}
+
+Status remove_port_mappings(const std::string& container_key) {
+  TRY(check_key(container_key));
+  return transact(
+      [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
+        std::string cmds =
+            nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key)));
+        std::string chain = nftcmd::container_chain(container_key);
+        if (ours.has_chain(chain))
+          cmds += std::string("delete chain ") + nftcmd::kTable + " " + chain + "\n";
+        return cmds;
+      },
+      false, "unpublish ports of " + container_key);
+}
+
+Status reset_all() {
+  return transact(
+      [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+        std::string cmds =
+            nftcmd::delete_rules(filter.with_comment_prefix(nftcmd::filter_comment("")));
+        if (ours.table_found) cmds += std::string("delete table ") + nftcmd::kTable + "\n";
+        return cmds;
+      },
+      true, "reset berth's nftables rules");
+}
+
+Result<std::string> show_table(const std::string& family, const std::string& name) {
+  if (family != "ip" && family != "ip6" && family != "inet")
+    return Error::invalid("invalid nftables family", shown_value(family));
+  TRY(check_key(name));
+  auto out = nft_run("list table " + family + " " + name, "list table " + family + " " + name);
+  if (!out && out.error().code() == ENOENT) return std::string();
+  return out;
+}
+
+}  // namespace berth::network

@@ -1,0 +1,2 @@
+// commit_cp_test.cpp (being written)
+#include <gtest/gtest.h>

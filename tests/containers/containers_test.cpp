@@ -1,0 +1,254 @@
+// containers_test.cpp - berth's containers end to end: the real binary, a busybox fixture
+// image, real namespaces, overlayfs, cgroups, the monitor process and bridge networking.
+// Each test has its own store and run root; whatever a test leaves running is removed by
+// the fixture (rm -f of every container), and the suite checks nothing is left on the host.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "images_fixture.h"
+
+namespace berth::ctest {
+namespace {
+
+using imgtest::BerthEnv;
+using regtest::Output;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class Containers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "containers need root (namespaces, overlayfs, cgroups)";
+    img_ = imgtest::make_busybox_image(env_.path("img"));
+    imgtest::install_fixture(env_, img_, {"docker.io/library/bb:latest"});
+  }
+  void TearDown() override {
+    Output ids = env_.berth({"ps", "-aq", "--no-trunc"});
+    for (const auto& id : split_lines(ids.out)) env_.berth({"rm", "-f", id});
+    // The network namespaces' folder is a bind mount of itself (as /run/netns is for ip).
+    ::umount2((env_.runroot() + "/netns").c_str(), MNT_DETACH);
+    // Nothing else of ours may stay mounted.
+    std::ifstream mi("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mi, line))
+      EXPECT_EQ(line.find(env_.runroot()), std::string::npos) << "left mounted: " << line;
+  }
+  static std::vector<std::string> split_lines(const std::string& s) {
+    std::vector<std::string> out;
+    size_t a = 0;
+    while (a < s.size()) {
+      size_t b = s.find('\n', a);
+      if (b == std::string::npos) b = s.size();
+      if (b > a) out.push_back(s.substr(a, b - a));
+      a = b + 1;
+    }
+    return out;
+  }
+  Output berth(const std::vector<std::string>& args, const std::string& in = "", int timeout = 60) {
+    return env_.berth(args, in, timeout);
+  }
+  nlohmann::json inspect(const std::string& name) {
+    Output o = berth({"inspect", name});
+    EXPECT_EQ(o.status, 0) << o.err;
+    auto j = nlohmann::json::parse(o.out, nullptr, false);
+    if (!j.is_array() || j.empty()) return nlohmann::json::object();
+    return j[0];
+  }
+  // Polls until pred or ~10 s.
+  template <class F>
+  bool eventually(F pred) {
+    for (int i = 0; i < 200; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  BerthEnv env_;
+  imgtest::FixtureImage img_;
+};
+
+TEST_F(Containers, RunForegroundOutputAndExitStatus) {
+  Output o = berth({"run", "--rm", "--network", "none", "bb", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(o.status, 3) << o.err;
+  EXPECT_EQ(o.out, "out\n");
+  EXPECT_EQ(o.err, "err\n");
+  EXPECT_EQ(trim(berth({"ps", "-aq"}).out), "") << "--rm removed it";
+}
+
+TEST_F(Containers, RunWithoutRmLeavesExitedContainer) {
+  Output o = berth({"run", "--name", "c1", "--network", "none", "bb", "true"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  Output ps = berth({"ps", "-a", "--format", "{{.Names}} {{.Status}}"});
+  EXPECT_EQ(ps.out.rfind("c1 Exited (0)", 0), 0u) << ps.out;
+  auto j = inspect("c1");
+  EXPECT_EQ(j["State"]["Status"], "exited");
+  EXPECT_EQ(j["State"]["ExitCode"], 0);
+  EXPECT_EQ(j["Name"], "/c1");
+  EXPECT_EQ(j["Config"]["Cmd"][0], "true");
+  EXPECT_EQ(berth({"rm", "c1"}).status, 0);
+}
+
+TEST_F(Containers, ExitCodesForBadCommands) {
+  Output nf = berth({"run", "--rm", "--network", "none", "bb", "/no/such/program"});
+  EXPECT_EQ(nf.status, 127) << nf.err;
+  EXPECT_NE(nf.err.find("Error"), std::string::npos);
+  Output bad = berth({"run", "--rm", "--bogus-flag", "bb", "true"});
+  EXPECT_EQ(bad.status, 125);
+  Output noimg = berth({"run", "--rm", "--pull", "never", "nosuchimage", "true"});
+  EXPECT_EQ(noimg.status, 125);
+  EXPECT_NE(noimg.err.find("No such image"), std::string::npos) << noimg.err;
+  for (const char* flag : {"-p", "-v", "--ulimit", "--memory", "--restart"}) {
+    Output o = berth({"run", "--rm", flag, "bogus:spec:x:y", "bb", "true"});
+    EXPECT_EQ(o.status, 125) << flag;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << flag << ": " << o.err;
+  }
+  EXPECT_EQ(berth({"stop", "nosuchcontainer"}).status, 1);
+}
+
+TEST_F(Containers, DetachedPsLogsExecStopRm) {
+  Output run = berth({"run", "-d", "--name", "web", "--network", "none", "bb", "sh", "-c",
+                      "echo started; echo oops >&2; while true; do sleep 0.1; done"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  std::string id = trim(run.out);
+  EXPECT_EQ(id.size(), 64u);
+  Output ps = berth({"ps", "--format", "{{.ID}} {{.Names}} {{.Status}}"});
+  EXPECT_EQ(ps.out.rfind(id.substr(0, 12) + " web Up", 0), 0u) << ps.out;
+  EXPECT_TRUE(eventually([&] { return berth({"logs", "web"}).out == "started\n"; }));
+  Output logs = berth({"logs", "web"});
+  EXPECT_EQ(logs.err, "oops\n");
+  EXPECT_EQ(trim(berth({"exec", "web", "cat", "/etc/hostname"}).out), id.substr(0, 12));
+  EXPECT_EQ(berth({"exec", "web", "sh", "-c", "exit 7"}).status, 7);
+  EXPECT_EQ(berth({"exec", "web", "/nope"}).status, 127);
+  // The log is docker's json-file.
+  std::ifstream f(env_.root() + "/containers/" + id + "/" + id + "-json.log");
+  std::string first;
+  std::getline(f, first);
+  auto j = nlohmann::json::parse(first);
+  EXPECT_EQ(j["log"], "started\n");
+  EXPECT_TRUE(j.contains("time"));
+  Output rm = berth({"rm", "web"});
+  EXPECT_EQ(rm.status, 125) << "running: refused";
+  EXPECT_EQ(berth({"stop", "-t", "1", "web"}).status, 0);
+  auto st = inspect("web");
+  EXPECT_EQ(st["State"]["Status"], "exited");
+  EXPECT_NE(st["State"]["ExitCode"], 0);
+  EXPECT_EQ(berth({"rm", "web"}).status, 0);
+  EXPECT_NE(berth({"inspect", "web"}).status, 0);
+}
+
+TEST_F(Containers, UserEnvWorkdirHostnameAndEtcFiles) {
+  Output o = berth({"run", "--rm", "--network", "none", "-u", "1000:1000", "-w", "/tmp", "-e", "A=1",
+                    "-h", "box", "--add-host", "db:10.1.2.3", "bb", "sh", "-c",
+                    "id -u; id -g; pwd; echo $A; hostname; busybox grep db /etc/hosts"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "1000\n1000\n/tmp\n1\nbox\n10.1.2.3\tdb\n");
+}
+
+TEST_F(Containers, BindMountAndNamedVolume) {
+  std::string host = env_.path("data");
+  ::mkdir(host.c_str(), 0755);
+  std::ofstream(host + "/in.txt") << "from host\n";
+  Output o = berth({"run", "--rm", "--network", "none", "-v", host + ":/data", "bb", "sh", "-c",
+                    "cat /data/in.txt; echo from container > /data/out.txt"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "from host\n");
+  std::ifstream out(host + "/out.txt");
+  std::string line;
+  std::getline(out, line);
+  EXPECT_EQ(line, "from container");
+  struct stat st;
+  ASSERT_EQ(::stat((host + "/out.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  ASSERT_EQ(berth({"run", "--rm", "--network", "none", "-v", "cache:/cache", "bb", "sh", "-c", "echo kept > /cache/f"}).status, 0);
+  Output again = berth({"run", "--rm", "--network", "none", "-v", "cache:/cache", "bb", "cat", "/cache/f"});
+  EXPECT_EQ(again.out, "kept\n") << again.err;
+  Output ro = berth({"run", "--rm", "--network", "none", "-v", host + ":/data:ro", "bb", "touch", "/data/x"});
+  EXPECT_NE(ro.status, 0);
+}
+
+TEST_F(Containers, DockerSecurityDefaults) {
+  Output o = berth({"run", "--rm", "--network", "none", "bb", "sh", "-c",
+                    "busybox grep CapEff /proc/self/status; busybox grep Seccomp: /proc/self/status; cat /proc/kcore 2>&1 | head -c 0; echo x > /proc/sys/kernel/hostname 2>/dev/null && echo writable || echo ro"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("CapEff:\t00000000a80425fb"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Seccomp:\t2"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("ro"), std::string::npos);
+  Output priv = berth({"run", "--rm", "--network", "none", "--privileged", "bb", "busybox", "grep", "-E", "CapEff|Seccomp:", "/proc/self/status"});
+  EXPECT_NE(priv.out.find("Seccomp:\t0"), std::string::npos) << priv.out;
+  Output drop = berth({"run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "CHOWN", "-w", "/", "bb", "busybox", "grep", "CapEff", "/proc/self/status"});
+  EXPECT_NE(drop.out.find("0000000000000001"), std::string::npos) << drop.out << drop.err << drop.status;
+  Output shm = berth({"run", "--rm", "--network", "none", "--shm-size", "1g", "bb", "busybox", "df", "-k", "/dev/shm"});
+  EXPECT_NE(shm.out.find("1048576"), std::string::npos) << shm.out;
+}
+
+TEST_F(Containers, KilledMonitorIsReportedAndRmCleansUp) {
+  Output run = berth({"run", "-d", "--name", "m", "--network", "none", "bb", "sleep", "1000"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  auto j = inspect("m");
+  int monitor = j["State"]["MonitorPid"].get<int>();
+  ASSERT_GT(monitor, 0);
+  ::kill(monitor, SIGKILL);
+  EXPECT_TRUE(eventually([&] { return ::kill(monitor, 0) != 0; }));
+  Output ps = berth({"ps", "--format", "{{.Status}}"});
+  EXPECT_NE(ps.out.find("monitor gone"), std::string::npos) << ps.out;
+  EXPECT_EQ(berth({"rm", "-f", "m"}).status, 0);
+  EXPECT_EQ(trim(berth({"ps", "-aq"}).out), "");
+}
+
+TEST_F(Containers, RestartPolicyOnFailure) {
+  Output run = berth({"run", "-d", "--name", "r", "--network", "none", "--restart", "on-failure:2", "bb", "sh", "-c", "exit 1"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_TRUE(eventually([&] {
+    auto j = inspect("r");
+    return j["State"]["Status"] == "exited" && j["RestartCount"] == 2;
+  })) << inspect("r").dump();
+}
+
+TEST_F(Containers, ConcurrentRunRm) {
+  std::vector<std::thread> threads;
+  std::vector<int> codes(20, -1);
+  for (int i = 0; i < 20; ++i)
+    threads.emplace_back([&, i] {
+      codes[i] = berth({"run", "--rm", "--network", "none", "bb", "sh", "-c", "exit " + std::to_string(i % 5)}, "", 120).status;
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(codes[i], i % 5) << i;
+  EXPECT_EQ(trim(berth({"ps", "-aq"}).out), "");
+}
+
+TEST_F(Containers, BridgePublishedPort) {
+  std::string port = std::to_string(20000 + ::getpid() % 20000);
+  Output run = berth({"run", "-d", "--name", "httpd", "-p", "127.0.0.1:" + port + ":80", "bb", "sh", "-c",
+                      "mkdir -p /www && echo hello > /www/index.html && httpd -f -p 80 -h /www"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  Output get;
+  EXPECT_TRUE(eventually([&] {
+    get = regtest::run({"curl", "-sS", "--max-time", "2", "http://127.0.0.1:" + port + "/"});
+    return get.out == "hello\n";
+  })) << get.err;
+  EXPECT_EQ(trim(berth({"port", "httpd", "80"}).out), "127.0.0.1:" + port);
+  auto j = inspect("httpd");
+  EXPECT_FALSE(j["NetworkSettings"]["IPAddress"].get<std::string>().empty());
+  Output clash = berth({"run", "--rm", "-p", "127.0.0.1:" + port + ":80", "bb", "true"});
+  EXPECT_EQ(clash.status, 125);
+  EXPECT_NE(clash.err.find("already allocated"), std::string::npos) << clash.err;
+  EXPECT_EQ(berth({"rm", "-f", "httpd"}).status, 0);
+  Output links = regtest::run({"ip", "-o", "link"});
+  EXPECT_EQ(links.out.find("berth" + trim(run.out).substr(0, 10)), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::ctest

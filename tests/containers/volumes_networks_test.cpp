@@ -1,0 +1,2 @@
+// volumes_networks_test.cpp (being written)
+#include <gtest/gtest.h>
