@@ -44,7 +44,7 @@ struct Stdio {
 Result<Stdio> make_pipes(const ContainerSpec& s) {
   Stdio io;
   int p[2];
-  if (s.open_stdin) {
+  if (s.open_stdin && !s.tty) {  // with a pty, stdin is the pty too
     if (::pipe2(p, O_CLOEXEC) < 0) return sys_error("pipe");
     io.in.reset(p[0]);
     io.stdin_w.reset(p[1]);

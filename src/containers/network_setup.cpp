@@ -163,7 +163,7 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
     return a;
   }
   NetworkConfig n = TRY(find_network(e.store().db(), c.spec.network));
-  TRY(ensure_network_up(n));
+  TRY(ensure_network_up(n, path_join(e.runroot(), "networks")));
   TRY(mkdir_all(dirname_of(path), 0755));
   (void)network::remove_netns(path);
   TRY(network::create_netns(path));
@@ -211,7 +211,8 @@ Status teardown_network(Engine& e, const Container& c) {
   };
   if (!c.state.ports.empty() || c.spec.publish_all || !c.spec.ports.empty())
     keep(network::remove_port_mappings(c.id.substr(0, 12)));
-  if (c.spec.network != "none") keep(network::delete_link(host_if_name(c.id)));
+  // Unmounting the namespace destroys the veth pair with it (in the kernel's cleanup
+  // work, not on this path: deleting a veth waits ~20 ms for RCU).
   keep(network::remove_netns(netns_path(e, c.id)));
   keep(e.store().db().release_addresses(c.id));
   return first;

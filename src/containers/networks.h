@@ -38,8 +38,11 @@ struct NetworkCreate {
 Result<NetworkConfig> create_network(storage::Db& db, const NetworkCreate& req);
 // Refuses while containers use it ("error while removing network: network NAME id ID has
 // active endpoints"); the bridge device and its rules go with it.
-Status remove_network(storage::Db& db, const NetworkConfig& n, const std::vector<std::string>& users);
-// The bridge device with the gateway address, and the NAT/forward rules.
-Status ensure_network_up(const NetworkConfig& n);
+// marker_dir: see ensure_network_up.
+Status remove_network(storage::Db& db, const NetworkConfig& n, const std::vector<std::string>& users,
+                      const std::string& marker_dir = "");
+// The bridge device with the gateway address, and the NAT/forward rules; done once per boot
+// (a marker file in marker_dir, RUNROOT/networks, records it).
+Status ensure_network_up(const NetworkConfig& n, const std::string& marker_dir);
 
 }  // namespace berth::containers

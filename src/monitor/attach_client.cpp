@@ -275,7 +275,8 @@ std::optional<Result<AttachResult>> Session::on_socket() {
 
 Result<AttachResult> Session::run() {
   uint8_t flags = (o_.attach_stdin ? kWantStdin : 0) | (o_.attach_stdout ? kWantStdout : 0) |
-                  (o_.attach_stderr ? kWantStderr : 0) | (o_.on_connected ? kWantAck : 0);
+                  (o_.attach_stderr ? kWantStderr : 0) | (o_.on_connected ? kWantAck : 0) |
+                  (o_.owns_exit ? kOwnsExit : 0);
   pending_.push_back(static_cast<char>(flags));
   stdin_open_ = o_.attach_stdin;
   std::optional<RawTerminal> raw;

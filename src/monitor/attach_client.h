@@ -33,6 +33,9 @@ struct AttachOptions {
   // Called once the monitor has registered this client (before any output can be missed):
   // `berth run` starts the container here. An error ends attach() with it.
   std::function<Status()> on_connected;
+  // This client does the cleanup after the exit (the monitor skips its exit hook while the
+  // client is connected at that moment).
+  bool owns_exit = false;
 };
 
 struct AttachResult {

@@ -100,7 +100,7 @@ bool Monitor::read_client_flags(Client& c) {
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
   if (n <= 0) return false;
   c.have_flags = true;
-  c.flags = b & (kWantStdin | kWantStdout | kWantStderr);
+  c.flags = b & (kWantStdin | kWantStdout | kWantStderr | kOwnsExit);
   if ((c.flags & kWantStdin) && o_->stdin_once && !once_taken_) {
     c.once = true;
     once_taken_ = true;

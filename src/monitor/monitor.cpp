@@ -240,9 +240,12 @@ void Monitor::container_exited(int ws) {
   size_t fl = strlen(finished);
   memcpy(exit_payload_ + 4, finished, fl);
   exit_payload_len_ = 4 + fl;
+  bool owned = false;  // a connected `berth run` cleans up itself
+  for (Client& c : clients_)
+    if (c.fd >= 0 && c.have_flags && (c.flags & kOwnsExit)) owned = true;
   for (Client& c : clients_)
     if (c.fd >= 0 && c.have_flags) send_exit_and_close(c);
-  if (o_->hook_argc > 0)
+  if (o_->hook_argc > 0 && !owned)
     start_hook();
   else
     done_ = true;

@@ -17,6 +17,9 @@ inline constexpr uint8_t kWantStderr = 4;
 // The client wants a kFrameAttached once it is registered: from then on no output of the
 // container can miss it (berth run starts the container only after that frame).
 inline constexpr uint8_t kWantAck = 8;
+// The client cleans up after the exit itself (`berth run` in the foreground): while it is
+// connected when the container exits, the monitor does not run its exit hook.
+inline constexpr uint8_t kOwnsExit = 16;
 
 enum FrameType : uint8_t {
   kFrameStdin = 0,       // client -> monitor: bytes for the container's stdin

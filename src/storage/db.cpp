@@ -31,7 +31,7 @@ Result<Db> Db::open(const std::string& path, int busy_timeout_ms) {
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
   for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL"}) {
+       {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
     if (Status s = db.exec(pragma); !s) return std::move(s).error().context("open " + path);
   }
   if (Status s = db.migrate(); !s) return std::move(s).error().context("open " + path);

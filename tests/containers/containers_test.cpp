@@ -250,5 +250,36 @@ TEST_F(Containers, BridgePublishedPort) {
   EXPECT_EQ(links.out.find("berth" + trim(run.out).substr(0, 10)), std::string::npos);
 }
 
+
+// The pty tests run berth under script(1), which gives it a terminal; input is typed with
+// pauses so it arrives after the container's shell is up.
+std::string shell_quote(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) out += "'" + a + "' ";
+  return out;
+}
+
+TEST_F(Containers, InteractivePtyWindowSizeAndExitStatus) {
+  std::string cmd = "stty cols 100 rows 30; " + shell_quote(env_.argv({"run", "-it", "--rm", "--network", "none", "bb", "sh"}));
+  Output o = regtest::run({"sh", "-c", "(sleep 1; printf 'tty; echo $TERM; stty size; exit 5\\r'; sleep 1) | script -qec \"" + cmd + "\" /dev/null"}, "", 60);
+  EXPECT_EQ(o.status, 5) << o.out << o.err;
+  EXPECT_NE(o.out.find("/dev/pts/0"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("xterm"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("30 100"), std::string::npos) << o.out;
+}
+
+TEST_F(Containers, StdinPipeDetachKeysAndAttach) {
+  Output cat = berth({"run", "-i", "--rm", "--network", "none", "bb", "cat"}, "hello stdin\n");
+  EXPECT_EQ(cat.out, "hello stdin\n") << cat.err;
+  std::string cmd = shell_quote(env_.argv({"run", "-it", "--name", "det", "--network", "none", "bb", "sh"}));
+  Output d = regtest::run({"sh", "-c", "(sleep 1; printf '\\020\\021'; sleep 1) | script -qec \"" + cmd + "\" /dev/null"}, "", 60);
+  EXPECT_EQ(d.status, 0) << d.out << d.err;
+  EXPECT_EQ(inspect("det")["State"]["Status"], "running") << "ctrl-p ctrl-q detached, the container goes on";
+  std::string att = shell_quote(env_.argv({"attach", "det"}));
+  Output a = regtest::run({"sh", "-c", "(sleep 1; printf 'exit 4\\r'; sleep 1) | script -qec \"" + att + "\" /dev/null"}, "", 60);
+  EXPECT_EQ(a.status, 4) << a.out << a.err;
+  EXPECT_TRUE(eventually([&] { return inspect("det")["State"]["Status"] == "exited"; }));
+}
+
 }  // namespace
 }  // namespace berth::ctest

@@ -271,9 +271,17 @@ Result<int> run_attached(Context& ctx, containers::Engine& e, containers::Contai
   int pid = c.state.pid;
   if (f.sig_proxy && !f.tty) ao.on_signal = [pid](int sig) { ::kill(pid, sig); };
   ao.on_connected = [&]() -> Status { return e.resume_start(c); };
+  // Without a restart policy this process cleans up after the exit itself (no exec of the
+  // monitor's hook: that is most of a short run's time).
+  ao.owns_exit = c.spec.restart.name == "no";
   monitor::AttachResult r = TRY(monitor::attach(ao));
   if (r.detached) return 0;
-  wait_pid_gone(c.state.monitor_pid);  // its hook has released (or removed) the container
+  if (ao.owns_exit) {
+    wait_pid_gone(c.state.monitor_pid);  // it has written exit.json and is done
+    TRY(e.on_exited(c.id, -1));
+  } else {
+    wait_pid_gone(c.state.monitor_pid);  // its hook has released (or removed) the container
+  }
   (void)ctx;
   return r.exit_status;
 }

@@ -1,0 +1,91 @@
+#!/bin/bash
+# bench/containers.sh - `run --rm IMAGE true` with berth, docker, podman and bare crun, side
+# by side and interleaved; berth and docker with the default bridge network and with
+# --network none; then `python3 -c 'import torch'` in the dl image with berth and docker.
+# Medians and ratios go into docs/benchmarks.md between the containers markers.
+#
+#   bench/containers.sh [RUNS]     (default 20 rounds after 3 warm-up rounds)
+#
+# The peers and the bb and dl images come from ../shared/peers (setup.sh, make-*-image.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+PEERS=${PEERS:-$REPO/../shared/peers}
+RUNS=${1:-20}
+REG=${REG:-localhost:5000}
+PB=${PB:-/var/tmp/peerbench}
+
+scripts/install-deps.sh --bench
+"$PEERS/setup.sh" >/dev/null
+"$PEERS/make-bb-image.sh" >/dev/null
+"$PEERS/make-dl-image.sh" >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build >/dev/null
+
+work=$(mktemp -d /var/tmp/berth-bench-XXXXXX)
+B="$REPO/build/bin/berth --root $work/berth --runroot $work/berth-run --config $work/cfg"
+cleanup() {
+  $B system reset -f >/dev/null 2>&1 || true
+  grep -F " $work/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The same busybox image everywhere: docker and podman have it from make-bb-image.sh.
+$B load -q -i "$PB/bb.tar" >/dev/null
+podman image exists "$REG/bb:latest" || podman pull -q --tls-verify=false "$REG/bb:latest" >/dev/null
+# Bare crun: a bundle of the same rootfs.
+bundle="$work/bundle"
+mkdir -p "$bundle/rootfs"
+tar -C "$bundle/rootfs" -xf <($B export "$($B create --network none "$REG/bb:latest" true)") 2>/dev/null ||
+  cp -a "$PB/bb/rootfs/." "$bundle/rootfs/"
+build/bin/berth-runtime spec --bundle "$bundle"
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$bundle/config.json"
+$B container prune -f >/dev/null 2>&1 || true
+state=/run/berth-bench-crun; rm -rf "$state"; mkdir -p "$state"
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+run_table=$(python3 bench/interleave.py --runs "$RUNS" --warmup 3 --baseline docker \
+  "berth=$B run --rm $REG/bb:latest true" \
+  "berth-none=$B run --rm --network none $REG/bb:latest true" \
+  "docker=docker run --rm $REG/bb:latest true" \
+  "docker-none=docker run --rm --network none $REG/bb:latest true" \
+  "podman=podman run --rm $REG/bb:latest true" \
+  "crun=crun --root $state run --bundle $bundle c{i}")
+
+$B pull -q "$REG/dl:latest" >/dev/null
+docker pull -q "$REG/dl:latest" >/dev/null
+torch_table=$(python3 bench/interleave.py --runs "$(( RUNS / 4 > 3 ? RUNS / 4 : 3 ))" --warmup 1 --baseline docker \
+  "berth=$B run --rm --network none $REG/dl:latest python3 -c 'import torch'" \
+  "docker=docker run --rm --network none $REG/dl:latest python3 -c 'import torch'")
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+section="$work/section.md"
+{
+  echo "<!-- containers:begin -->"
+  echo "## Containers: \`run --rm IMAGE true\`"
+  echo
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), $RUNS interleaved rounds after 3 warm-up rounds;"
+  echo "load average before/after: $load_before / $load_after."
+  echo "$(docker version -f 'docker {{.Server.Version}}' 2>/dev/null), $(podman --version), crun $(crun --version | head -1 | awk '{print $3}')."
+  echo "The busybox image bb (../shared/peers/make-bb-image.sh) in each tool; crun runs a bundle of the same rootfs."
+  echo "berth and docker with their default bridge network and with \`--network none\`."
+  echo "Targets (issue 4): berth at least 10x faster than docker (ratio <= 0.10x) and faster than podman."
+  echo
+  echo "$run_table"
+  echo
+  echo "### \`run --rm --network none dl python3 -c 'import torch'\`"
+  echo
+  echo "$torch_table"
+  echo "<!-- containers:end -->"
+} > "$section"
+
+doc=docs/benchmarks.md
+python3 - "$doc" "$section" <<'PY'
+import re, sys
+doc, sec = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip()
+pat = re.compile(r"<!-- containers:begin -->.*?<!-- containers:end -->", re.S)
+doc = pat.sub(lambda m: sec, doc) if pat.search(doc) else doc.rstrip() + "\n\n" + sec + "\n"
+open(sys.argv[1], "w").write(doc)
+PY
+cat "$section"
