@@ -458,6 +458,12 @@ Result<std::vector<pid_t>> Runtime::pids(const std::string& id) {
   return TRY(cgroup::Cgroup::from_json(r.cgroup)).pids();
 }
 
+Result<cgroup::Stats> Runtime::stats(const std::string& id) {
+  ContainerRecord r = TRY(store_.load(id));
+  if (r.cgroup.empty()) return Error::invalid("container " + id + " has no cgroup");
+  return TRY(cgroup::Cgroup::from_json(r.cgroup)).stats();
+}
+
 Result<int> Runtime::run(const CreateOptions& o, const RunOptions& ro) {
   std::optional<SignalForwarding> fwd;
   if (!ro.detach) fwd.emplace();

@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "cgroup/cgroup.h"
 #include "oci/spec.h"
 #include "oci/state.h"
 #include "runtime/state_store.h"
@@ -64,6 +65,8 @@ class Runtime {
   Status pause(const std::string& id);
   Status resume(const std::string& id);
   Result<std::vector<pid_t>> pids(const std::string& id);
+  // The cgroup's usage (memory, cpu, pids): docker stats.
+  Result<cgroup::Stats> stats(const std::string& id);
   // Changes the cgroup limits of a created, running or paused container (runc update).
   Status update(const std::string& id, const oci::Resources& r);
 

@@ -251,6 +251,47 @@ TEST_F(Containers, BridgePublishedPort) {
 }
 
 
+TEST_F(Containers, PauseRenameTopStatsWaitFilters) {
+  ASSERT_EQ(berth({"run", "-d", "--name", "busy", "--network", "none", "-l", "team=ml", "bb", "sleep", "1000"}).status, 0);
+  ASSERT_EQ(berth({"run", "--name", "done", "--network", "none", "bb", "sh", "-c", "exit 2"}).status, 2);
+  EXPECT_EQ(trim(berth({"ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}"}).out), "done");
+  EXPECT_EQ(trim(berth({"ps", "--filter", "label=team=ml", "--format", "{{.Names}}"}).out), "busy");
+  EXPECT_EQ(trim(berth({"ps", "-a", "--filter", "exited=2", "-q"}).out).size(), 12u);
+  Output top = berth({"top", "busy"});
+  EXPECT_NE(top.out.find("sleep 1000"), std::string::npos) << top.out << top.err;
+  EXPECT_EQ(berth({"pause", "busy"}).status, 0);
+  EXPECT_EQ(inspect("busy")["State"]["Status"], "paused");
+  EXPECT_NE(berth({"ps", "--format", "{{.Status}}"}).out.find("(Paused)"), std::string::npos);
+  EXPECT_EQ(berth({"unpause", "busy"}).status, 0);
+  EXPECT_EQ(inspect("busy")["State"]["Status"], "running");
+  EXPECT_EQ(berth({"rename", "busy", "renamed"}).status, 0);
+  EXPECT_EQ(berth({"rename", "renamed", "done"}).status, 125) << "name taken";
+  Output st = berth({"stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "renamed"});
+  EXPECT_EQ(trim(st.out), "renamed 1") << st.err;
+  EXPECT_EQ(trim(berth({"wait", "done"}).out), "2");
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    berth({"kill", "-s", "TERM", "renamed"});
+    berth({"kill", "renamed"});
+  });
+  Output w = berth({"wait", "renamed"});
+  killer.join();
+  EXPECT_EQ(trim(w.out), "137") << w.err;
+  Output json = berth({"ps", "-a", "--format", "json"});
+  EXPECT_NE(json.out.find("\"Names\":\"renamed\""), std::string::npos) << json.out;
+}
+
+TEST_F(Containers, DetachedRmAndAlwaysRestartStoppedByUser) {
+  ASSERT_EQ(berth({"run", "-d", "--rm", "--name", "gone", "--network", "none", "bb", "true"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return trim(berth({"ps", "-aq", "--filter", "name=gone"}).out).empty(); }))
+      << "the monitor's hook removed it";
+  ASSERT_EQ(berth({"run", "-d", "--name", "always", "--network", "none", "--restart", "always", "bb", "sh", "-c", "sleep 0.2"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return inspect("always")["RestartCount"].get<int>() >= 2; }));
+  EXPECT_EQ(berth({"stop", "-t", "1", "always"}).status, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(inspect("always")["State"]["Status"], "exited") << "stop ends the restarts";
+}
+
 // The pty tests run berth under script(1), which gives it a terminal; input is typed with
 // pauses so it arrives after the container's shell is up.
 std::string shell_quote(const std::vector<std::string>& argv) {

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include <cstdio>
 #include <memory>
 
@@ -288,6 +291,117 @@ Status port(Context& ctx, const std::string& name, const std::string& which) {
   return ok();
 }
 
+
+// ---- stats ----------------------------------------------------------------------------------
+
+struct Sample {
+  uint64_t cpu_ns = 0, rx = 0, tx = 0;
+  std::chrono::steady_clock::time_point at;
+  cgroup::Stats st;
+};
+
+// Bytes received and sent on the container's interfaces (its init's view of /proc/net/dev).
+std::pair<uint64_t, uint64_t> net_io(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/dev");
+  std::string line;
+  uint64_t rx = 0, tx = 0;
+  for (int n = 0; std::getline(in, line); ++n) {
+    if (n < 2) continue;
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name(trim(line.substr(0, colon)));
+    if (name == "lo") continue;
+    std::istringstream f(line.substr(colon + 1));
+    uint64_t v[9] = {};
+    for (auto& x : v) f >> x;
+    rx += v[0];
+    tx += v[8];
+  }
+  return {rx, tx};
+}
+
+Result<Sample> sample(containers::Engine& e, const Container& c) {
+  Sample s;
+  s.st = TRY(e.runtime().stats(c.id));
+  s.cpu_ns = s.st.cpu_usage_ns;
+  std::tie(s.rx, s.tx) = net_io(c.state.pid);
+  s.at = std::chrono::steady_clock::now();
+  return s;
+}
+
+Json stats_row(const Container& c, const Sample& a, const Sample& b) {
+  double secs = std::chrono::duration<double>(b.at - a.at).count();
+  double cpu = secs > 0 ? 100.0 * static_cast<double>(b.cpu_ns - a.cpu_ns) / (secs * 1e9) : 0;
+  uint64_t limit = b.st.memory_limit.value_or(0);
+  if (limit == 0 || limit > (uint64_t{1} << 60)) {
+    long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    limit = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  }
+  auto binary = [](uint64_t v) {  // docker's units.BytesSize: "1.5MiB"
+    const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double d = static_cast<double>(v);
+    int i = 0;
+    while (d >= 1024 && i < 4) d /= 1024, ++i;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g%s", d, u[i]);
+    return std::string(buf);
+  };
+  char cpu_s[32], mem_s[32];
+  std::snprintf(cpu_s, sizeof cpu_s, "%.2f%%", cpu);
+  std::snprintf(mem_s, sizeof mem_s, "%.2f%%", limit ? 100.0 * static_cast<double>(b.st.memory_usage) / static_cast<double>(limit) : 0);
+  return Json{{"BlockIO", "--"},
+              {"CPUPerc", cpu_s},
+              {"Container", c.id.substr(0, 12)},
+              {"ID", c.id.substr(0, 12)},
+              {"MemPerc", mem_s},
+              {"MemUsage", binary(b.st.memory_usage) + " / " + binary(limit)},
+              {"Name", c.name},
+              {"NetIO", human_size(static_cast<int64_t>(b.rx), 3) + " / " + human_size(static_cast<int64_t>(b.tx), 3)},
+              {"PIDs", std::to_string(b.st.pids_current)}};
+}
+
+struct StatsFlags {
+  bool all = false, no_stream = false, no_trunc = false;
+  std::string format;
+  std::vector<std::string> names;
+};
+
+Status stats(Context& ctx, const StatsFlags& f) {
+  containers::Engine* e = TRY(ctx.engine());
+  Json headers = {{"Container", "CONTAINER"}, {"ID", "CONTAINER ID"}, {"Name", "NAME"},
+                  {"CPUPerc", "CPU %"}, {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"},
+                  {"NetIO", "NET I/O"}, {"BlockIO", "BLOCK I/O"}, {"PIDs", "PIDS"}};
+  const char* table = "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+  for (bool first = true;; first = false) {
+    std::vector<Container> cs;
+    if (f.names.empty()) {
+      for (auto& c : TRY(e->list()))
+        if (c.state.status == "running" || c.state.status == "paused") cs.push_back(std::move(c));
+    } else {
+      for (const auto& n : f.names) cs.push_back(TRY(e->get(n)));
+    }
+    std::vector<std::optional<Sample>> before;
+    for (const auto& c : cs) {
+      auto s = sample(*e, c);
+      before.push_back(s ? std::optional<Sample>(*s) : std::nullopt);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(first ? 500 : 1000));
+    RowPrinter p = TRY(RowPrinter::make(f.format, table, headers));
+    for (size_t i = 0; i < cs.size(); ++i) {
+      auto after = sample(*e, cs[i]);
+      if (!before[i] || !after) {
+        if (!f.names.empty()) return Error::invalid("container " + cs[i].name + " is not running");
+        continue;
+      }
+      TRY(p.add(stats_row(cs[i], *before[i], *after)));
+    }
+    if (!f.no_stream) std::fputs("\033[2J\033[H", stdout);
+    std::fputs(p.finish().c_str(), stdout);
+    std::fflush(stdout);
+    if (f.no_stream) return ok();
+  }
+}
+
 }  // namespace
 
 Result<std::optional<Json>> inspect_container(Context& ctx, const std::string& name) {
@@ -332,6 +446,15 @@ void add_container_show_commands(CLI::App& app, Context& ctx) {
     p->add_option("CONTAINER", *pname, "container")->required();
     p->add_option("PRIVATE_PORT", *pport, "PRIVATE_PORT[/PROTO]");
     p->callback([=, &ctx] { ctx.run([&] { return port(ctx, *pname, *pport); }); });
+
+    auto sf = std::make_shared<StatsFlags>();
+    auto* st = parent->add_subcommand("stats", "Display a live stream of container(s) resource usage statistics");
+    st->add_flag("-a,--all", sf->all, "Show all containers (default shows just running)");
+    st->add_flag("--no-stream", sf->no_stream, "Disable streaming stats and only pull the first result");
+    st->add_flag("--no-trunc", sf->no_trunc, "Do not truncate output");
+    st->add_option("--format", sf->format, "Format output using a custom template");
+    st->add_option("CONTAINER", sf->names, "containers");
+    st->callback([=, &ctx] { ctx.run([&] { return stats(ctx, *sf); }); });
   }
 }
 
