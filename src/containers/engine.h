@@ -35,6 +35,7 @@ struct EngineOptions {
   std::string berth_exe;
   std::vector<std::string> berth_global_args;
   std::string monitor_exe;  // berth-monitor (beside berth by default)
+  std::string init_exe;     // berth-init, for --init (beside berth by default)
 };
 
 struct CreateRequest {
@@ -94,6 +95,7 @@ class Engine {
   std::string rootfs_path(const std::string& id) const;
 
   runtime::Runtime& runtime() { return runtime_; }
+  const std::string& init_exe() const { return opts_.init_exe; }
   images::Store& store() { return store_; }
 
   // Exec in a running container: the process built from the container's spec and the

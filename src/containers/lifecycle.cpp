@@ -116,6 +116,14 @@ static Result<std::vector<oci::Mount>> assemble_mounts(Engine& e, Container& c, 
                    .type = "bind",
                    .source = path_join(dir, f),
                    .options = {"rbind", "rprivate"}});
+  if (c.spec.init) {  // docker's --init: its init at /sbin/docker-init runs the command
+    if (!path_exists(e.init_exe()))
+      return Error::invalid("--init: " + e.init_exe() + " is missing (it is built beside berth)");
+    out.push_back({.destination = "/sbin/docker-init",
+                   .type = "bind",
+                   .source = e.init_exe(),
+                   .options = {"rbind", "rprivate", "ro"}});
+  }
   std::set<std::string> covered;
   for (const auto& m : c.spec.mounts) covered.insert(clean_path(m.target));
   for (const auto& v : c.spec.volumes)

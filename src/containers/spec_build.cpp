@@ -182,7 +182,8 @@ Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in) {
   spec.domainname = s.domainname;
   oci::Process p;
   p.terminal = s.tty;
-  p.args = s.entrypoint;
+  if (s.init) p.args = {"/sbin/docker-init", "--"};
+  p.args.insert(p.args.end(), s.entrypoint.begin(), s.entrypoint.end());
   p.args.insert(p.args.end(), s.cmd.begin(), s.cmd.end());
   p.env = s.env;
   p.env.insert(p.env.begin() + (p.env.empty() ? 0 : 1), "HOSTNAME=" + s.hostname);

@@ -292,6 +292,16 @@ TEST_F(Containers, DetachedRmAndAlwaysRestartStoppedByUser) {
   EXPECT_EQ(inspect("always")["State"]["Status"], "exited") << "stop ends the restarts";
 }
 
+TEST_F(Containers, InitForwardsSignalsAndReaps) {
+  Output o = berth({"run", "--rm", "--init", "--network", "none", "bb", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 3"});
+  EXPECT_EQ(o.status, 3) << o.err;
+  EXPECT_EQ(o.out.rfind("/sbin/docker-init -- sh", 0), 0u) << o.out;
+  ASSERT_EQ(berth({"run", "-d", "--init", "--name", "ini", "--network", "none", "bb", "sleep", "1000"}).status, 0);
+  EXPECT_EQ(berth({"stop", "-t", "5", "ini"}).status, 0);
+  int code = inspect("ini")["State"]["ExitCode"].get<int>();
+  EXPECT_TRUE(code > 128 && code != 137) << code << ": the stop signal reached sleep through the init (no SIGKILL)";
+}
+
 // The pty tests run berth under script(1), which gives it a terminal; input is typed with
 // pauses so it arrives after the container's shell is up.
 std::string shell_quote(const std::vector<std::string>& argv) {

@@ -46,6 +46,7 @@ Result<containers::Engine*> Context::engine() {
     o.berth_exe.assign(self, static_cast<size_t>(n));
     o.monitor_exe = o.berth_exe.substr(0, o.berth_exe.rfind('/') + 1) + "berth-monitor";
     if (const char* m = std::getenv("BERTH_MONITOR")) o.monitor_exe = m;
+    o.init_exe = o.berth_exe.substr(0, o.berth_exe.rfind('/') + 1) + "berth-init";
     o.berth_global_args = {"--root", g_.root, "--runroot", g_.runroot, "--config", g_.config};
     if (g_.debug) o.berth_global_args.push_back("--debug");
     engine_ = std::make_unique<containers::Engine>(*s, std::move(o));

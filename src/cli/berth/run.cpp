@@ -170,8 +170,6 @@ Status apply_modes(const RunFlags& f, ContainerSpec& s) {
   s.uts_mode = f.uts;
   if (!f.userns.empty() && f.userns != "host")
     return Error::invalid("--userns: only \"host\" is supported for root containers");
-  if (f.init)
-    return Error::invalid("--init: berth has no init binary to inject yet; use the image's own init");
   return ok();
 }
 
@@ -197,6 +195,7 @@ Result<containers::CreateRequest> to_request(const RunFlags& f) {
     return Error::invalid("the working directory '" + s.working_dir + "' is invalid, it needs to be an absolute path");
   s.privileged = f.privileged;
   s.read_only = f.read_only;
+  s.init = f.init;
   s.auto_remove = f.rm;
   s.cap_add = f.cap_add;
   s.cap_drop = f.cap_drop;
