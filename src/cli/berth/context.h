@@ -73,7 +73,7 @@ void add_volume_network_commands(CLI::App& app, Context& ctx);  // volumes_netwo
 // not swallow the arguments that follow it (the image and its command).
 inline void one_value_per_option(CLI::App* cmd) {
   for (CLI::Option* o : cmd->get_options())
-    if (!o->get_positional() && o->get_expected_max() > 1) o->allow_extra_args(false)->expected(1);
+    if (!o->get_positional() && o->get_expected_max() > 1) o->allow_extra_args(false);
 }
 
 // The command line as given (main sets it): prefix_command verbs use it to tell an unknown
