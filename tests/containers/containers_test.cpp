@@ -240,6 +240,10 @@ TEST_F(Containers, BridgePublishedPort) {
     return get.out == "hello\n";
   })) << get.err;
   EXPECT_EQ(trim(berth({"port", "httpd", "80"}).out), "127.0.0.1:" + port);
+  // From another container: straight to its address on the bridge.
+  std::string ip = inspect("httpd")["NetworkSettings"]["IPAddress"];
+  Output peer = berth({"run", "--rm", "bb", "busybox", "wget", "-q", "-O", "-", "http://" + ip + "/"});
+  EXPECT_EQ(peer.out, "hello\n") << peer.err;
   auto j = inspect("httpd");
   EXPECT_FALSE(j["NetworkSettings"]["IPAddress"].get<std::string>().empty());
   Output clash = berth({"run", "--rm", "-p", "127.0.0.1:" + port + ":80", "bb", "true"});
@@ -300,6 +304,34 @@ TEST_F(Containers, InitForwardsSignalsAndReaps) {
   EXPECT_EQ(berth({"stop", "-t", "5", "ini"}).status, 0);
   int code = inspect("ini")["State"]["ExitCode"].get<int>();
   EXPECT_TRUE(code > 128 && code != 137) << code << ": the stop signal reached sleep through the init (no SIGKILL)";
+}
+
+TEST_F(Containers, PublishedOnEveryHostAddress) {
+  // The host's first global IPv4 address that is not one of the container bridges.
+  Output addrs = regtest::run({"sh", "-c", "ip -4 -o addr show scope global | awk '{print $2, $4}'"});
+  std::string host_ip;
+  for (const auto& line : split_lines(addrs.out)) {
+    if (line.rfind("eth", 0) != 0 && line.rfind("en", 0) != 0) continue;
+    host_ip = line.substr(line.find(' ') + 1);
+    host_ip = host_ip.substr(0, host_ip.find('/'));
+    break;
+  }
+  if (host_ip.empty()) GTEST_SKIP() << "no ethernet address on this host: " << addrs.out;
+  std::string port = std::to_string(20000 + (::getpid() + 7) % 20000);
+  ASSERT_EQ(berth({"run", "-d", "--name", "web2", "-p", port + ":80", "bb", "sh", "-c",
+                   "mkdir -p /www && echo hi > /www/index.html && httpd -f -p 80 -h /www"}).status, 0);
+  for (const std::string& addr : {std::string("127.0.0.1"), host_ip}) {
+    Output get;
+    EXPECT_TRUE(eventually([&] {
+      get = regtest::run({"curl", "-sS", "--max-time", "2", "http://" + addr + ":" + port + "/"});
+      return get.out == "hi\n";
+    })) << addr << ": " << get.err;
+  }
+  // From another container, through the host's address (hairpin NAT).
+  Output peer = berth({"run", "--rm", "bb", "busybox", "wget", "-q", "-O", "-", "http://" + host_ip + ":" + port + "/"});
+  EXPECT_EQ(peer.out, "hi\n") << peer.err;
+  Output p = berth({"port", "web2"});
+  EXPECT_EQ(trim(p.out), "80/tcp -> 0.0.0.0:" + port);
 }
 
 // The pty tests run berth under script(1), which gives it a terminal; input is typed with
