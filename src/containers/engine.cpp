@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "containers/networks.h"
 #include "image/config.h"
 #include "sys/process.h"
 
@@ -118,6 +119,9 @@ std::string Engine::rootfs_path(const std::string& id) const {
 }
 
 Result<Container> Engine::create(CreateRequest req) {
+  const std::string& net = req.spec.network;  // docker checks the network at create
+  if (net != "host" && net != "none" && net.rfind("container:", 0) != 0)
+    (void)TRY(find_network(store_.db(), net));
   storage::ImageRecord img = TRY(store_.find(req.spec.image));
   image::ImageConfig ic = TRY_CTX(image::parse_image_config(img.config), "image " + req.spec.image);
   apply_image_config(req.spec, ic.config, req.entrypoint_set, !req.spec.cmd.empty());

@@ -1,6 +1,7 @@
 #include "containers/networks.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,9 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/file.h"
 #include "network/ipam.h"
 #include "network/nat.h"
 #include "network/netlink.h"
+#include "network/netns.h"
 #include "network/validate.h"
 
 namespace berth::containers {
@@ -130,11 +133,22 @@ Status remove_network(storage::Db& db, const NetworkConfig& n, const std::vector
   if (!users.empty())
     return Error::invalid("error while removing network: network " + n.name + " id " + n.id +
                           " has active endpoints");
+  TRY(take_network_down(n, marker_dir));
+  (void)TRY(db.remove_network(n.name));
+  return ok();
+}
+
+Status take_network_down(const NetworkConfig& n, const std::string& marker_dir) {
   TRY(network::remove_network_rules(n.bridge));
   TRY(network::delete_link(n.bridge));
   if (!marker_dir.empty()) (void)::unlink((marker_dir + "/" + n.bridge).c_str());
-  (void)TRY(db.remove_network(n.name));
   return ok();
+}
+
+bool network_mode_is(const NetworkConfig& n, const std::string& mode) {
+  if (mode.empty()) return false;
+  if (mode == n.name || mode == n.id) return true;
+  return mode == "default" && n.name == kDefaultNetwork;
 }
 
 Status ensure_network_up(const NetworkConfig& n, const std::string& marker_dir) {
@@ -151,6 +165,85 @@ Status ensure_network_up(const NetworkConfig& n, const std::string& marker_dir) 
   int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) ::close(fd);
   return ok();
+}
+
+namespace {
+
+// Steps of a best-effort cleanup: what each removed, and what failed.
+struct Sweep {
+  CleanupReport r;
+  void step(Status s, std::string what) {
+    if (s) r.removed.push_back(std::move(what));
+    else r.errors.push_back(std::move(s).error());
+  }
+};
+
+void reset_netns(Sweep& sw, const std::string& runroot) {
+  std::string dir = path_join(runroot, "netns");
+  if (!is_directory(dir)) return;
+  for (const auto& name : list_dir(dir).value_or({}))
+    sw.step(network::remove_netns(path_join(dir, name)), "netns " + path_join(dir, name));
+  // The folder is a bind mount of itself with shared propagation (as /run/netns is).
+  int stacked = 0;
+  while (stacked++ < 8 && ::umount2(dir.c_str(), MNT_DETACH) == 0) continue;
+  if (::rmdir(dir.c_str()) < 0 && errno != ENOENT) sw.step(sys_error("remove", dir), "");
+}
+
+void reset_veths(Sweep& sw, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    if (id.size() < 10) continue;
+    std::string link = "berth" + id.substr(0, 10);
+    if (network::link_exists(link).value_or(false)) sw.step(network::delete_link(link), "link " + link);
+  }
+}
+
+void reset_default_bridge(Sweep& sw, const std::optional<NetworkConfig>& def,
+                          const std::string& markers) {
+  // Ours are gone by now: any other veth or user bridge belongs to another berth.
+  auto veths = network::links_with_prefix("berth");
+  auto bridges = network::links_with_prefix("bbr-");
+  if (!veths) return sw.step(std::move(veths).error(), "");
+  if (!bridges) return sw.step(std::move(bridges).error(), "");
+  size_t others = bridges->size();
+  for (const auto& l : *veths) others += l != "berth0";
+  if (others > 0) {
+    sw.r.kept.push_back("berth0 and the nftables table ip berth: " + std::to_string(others) +
+                        " device(s) of another berth use them");
+    return;
+  }
+  NetworkConfig n = def ? *def : NetworkConfig{.bridge = "berth0"};
+  bool had = network::link_exists(n.bridge).value_or(false);
+  Status down = take_network_down(n, markers);
+  if (had || !down) sw.step(std::move(down), "link " + n.bridge);
+  if (network::show_table("ip", "berth").value_or("").empty()) return;
+  sw.step(network::reset_all(), "nftables table ip berth");
+}
+
+}  // namespace
+
+CleanupReport reset_networks(storage::Db& db, const std::vector<std::string>& container_ids,
+                             const std::string& runroot) {
+  Sweep sw;
+  reset_netns(sw, runroot);
+  reset_veths(sw, container_ids);
+  std::string markers = path_join(runroot, "networks");
+  std::optional<NetworkConfig> def;
+  auto rows = db.list_networks();
+  if (!rows) sw.step(std::move(rows).error(), "");
+  for (const auto& row : rows.value_or({})) {
+    NetworkConfig n = from_row(row);
+    Status s = ok();
+    if (n.name == kDefaultNetwork) def = n;  // host-wide: below
+    else s = take_network_down(n, markers);
+    if (s) {
+      auto gone = db.remove_network(n.name);
+      if (!gone) s = std::move(gone).error();
+    }
+    sw.step(std::move(s), "network " + n.name);
+  }
+  reset_default_bridge(sw, def, markers);
+  if (path_exists(markers)) sw.step(remove_all(markers), "folder " + markers);
+  return std::move(sw.r);
 }
 
 }  // namespace berth::containers

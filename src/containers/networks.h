@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,24 @@ Status remove_network(storage::Db& db, const NetworkConfig& n, const std::vector
 // The bridge device with the gateway address, and the NAT/forward rules; done once per boot
 // (a marker file in marker_dir, RUNROOT/networks, records it).
 Status ensure_network_up(const NetworkConfig& n, const std::string& marker_dir);
+// Undoes ensure_network_up: the network's rules, its bridge device and its marker; what is
+// already gone is skipped. The database row stays (system reset drops the rows itself).
+Status take_network_down(const NetworkConfig& n, const std::string& marker_dir);
+// Whether a container's --network value (a name or id as recorded) names n.
+bool network_mode_is(const NetworkConfig& n, const std::string& mode);
+
+// `system reset`'s network part, after the containers were removed: the persistent
+// namespaces under RUNROOT/netns, the veths of container_ids (berth + 10 hex digits), every
+// network of the database (rules, bridge device, row) and RUNROOT/networks. berth0 and the
+// nftables table `ip berth` are host-wide: they go only when no other berth veth and no
+// other bbr- bridge remains (a live veth always belongs to a live container of some berth;
+// another berth's bridge has its rules in the table).
+struct CleanupReport {
+  std::vector<std::string> removed;  // "network NAME", "link NAME", "netns PATH", ...
+  std::vector<std::string> kept;     // host-wide things left for another berth, and why
+  std::vector<Error> errors;         // what could not be removed; the rest was still tried
+};
+CleanupReport reset_networks(storage::Db& db, const std::vector<std::string>& container_ids,
+                             const std::string& runroot);
 
 }  // namespace berth::containers

@@ -87,5 +87,8 @@ Status pull_image(Context& ctx, const std::string& name, const std::string& plat
 // container_show.cpp: a container's docker inspect JSON (nullopt: no such container), for
 // `inspect`.
 Result<std::optional<nlohmann::ordered_json>> inspect_container(Context& ctx, const std::string& name);
+// volumes_networks.cpp: the same for volumes and networks.
+Result<std::optional<nlohmann::ordered_json>> inspect_volume(Context& ctx, const std::string& name);
+Result<std::optional<nlohmann::ordered_json>> inspect_network(Context& ctx, const std::string& name);
 
 }  // namespace berth::cli

@@ -51,7 +51,7 @@ struct Inspector {
 // Tried in this order. docker looks for a container first: containers go in front of images
 // when they exist (then networks and volumes).
 const std::vector<Inspector>& inspectors() {
-  static const std::vector<Inspector> all = {{"container", inspect_container}, {"image", inspect_image}};
+  static const std::vector<Inspector> all = {{"container", inspect_container}, {"image", inspect_image}, {"network", inspect_network}, {"volume", inspect_volume}};
   return all;
 }
 
