@@ -384,7 +384,7 @@ struct Header {
   char b[kBlock] = {};
 
   void text(size_t off, size_t width, std::string_view s) {
-    std::memcpy(b + off, s.data(), std::min(width, s.size()));
+    if (!s.empty()) std::memcpy(b + off, s.data(), std::min(width, s.size()));
   }
   void checksum() {
     std::memset(b + 148, ' ', 8);

@@ -83,7 +83,7 @@ class CommitCpTest : public ::testing::Test {
   }
   template <class F>
   bool eventually(F pred) {
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 600; ++i) {
       if (pred()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

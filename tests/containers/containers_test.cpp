@@ -66,10 +66,10 @@ class Containers : public ::testing::Test {
     if (!j.is_array() || j.empty()) return nlohmann::json::object();
     return j[0];
   }
-  // Polls until pred or ~10 s.
+  // Polls until pred or ~30 s (ASan builds on a loaded machine are slow).
   template <class F>
   bool eventually(F pred) {
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 600; ++i) {
       if (pred()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
