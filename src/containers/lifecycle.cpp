@@ -270,6 +270,7 @@ static std::string oom_file_of(Engine& e, const Container& c) {
   argv.push_back(nullptr);
   ::execv(opts.monitor_exe.c_str(), argv.data());
   fail(sys_error("exec", opts.monitor_exe));
+  ::_exit(1);  // fail() does not return; the compiler cannot tell through the lambda
 }
 
 Status Engine::spawn_monitor(Container& c, bool start_now) {
