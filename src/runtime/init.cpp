@@ -27,9 +27,10 @@
 namespace berth::runtime {
 namespace {
 
-// Set once the child said ready: later failures (start gate, startContainer hooks, user,
-// capabilities, cwd, exec) may have no runtime listening (create + start, a monitor), so
-// they are also written to the process's stderr, where the container's log sees them.
+// Set once the child said ready, when it was created to be started later (create + start,
+// as berth's monitor does): later failures (startContainer hooks, user, capabilities, cwd,
+// exec) have no runtime listening, so they are also written to the process's stderr, where
+// the container's log sees them.
 bool g_after_ready = false;
 
 // Sends the error to the runtime and ends the child.
@@ -309,7 +310,9 @@ void run_stage2(const InitConfig& cfg, const sys::SyncSocket& s) {
     _exit(status);
   }
   if (!sys::send_simple(s, sys::MsgType::kReady)) _exit(1);
-  g_after_ready = true;
+  // Only create + start (the fifo gate) has nobody listening after ready; run and exec
+  // read the error from the socket and print it themselves.
+  g_after_ready = cfg.fifo_fd >= 0;
   CHILD_TRY(s, wait_for_start(cfg, s));
   if (!cfg.exec_mode)
     CHILD_TRY(s, run_hooks(cfg.spec->hooks.start_container, hook_state(cfg, host_pid, "running"),

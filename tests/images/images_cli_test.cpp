@@ -552,8 +552,11 @@ TEST_F(ImagesCli, InspectUnknownNames) {
   o = berth({"inspect", "--type", "image", "nosuch"});
   EXPECT_EQ(o.err, "Error: No such image: nosuch\n");
   o = berth({"inspect", "--type", "volume", "bb"});
+  EXPECT_EQ(o.status, 1);
+  EXPECT_EQ(o.err, "Error: No such volume: bb\n");
+  o = berth({"inspect", "--type", "bogus", "bb"});
   EXPECT_EQ(o.status, 125);
-  EXPECT_EQ(o.err, "Error: \"volume\" is not a valid value for --type\n");
+  EXPECT_EQ(o.err, "Error: \"bogus\" is not a valid value for --type\n");
 }
 
 // ---- history --------------------------------------------------------------------------------

@@ -96,9 +96,8 @@ void inspect(Context& ctx, const InspectOptions& o, bool generic) {
       }
     }
     if (!hit) {
-      bool any = generic && o.type.empty();
-      errors.push_back(
-          Error::invalid(std::string(any ? "No such object: " : "No such image: ") + name));
+      std::string what = !o.type.empty() ? o.type : generic ? "object" : "image";
+      errors.push_back(Error::invalid("No such " + what + ": " + name));
     }
   }
   if (!tmpl) {
