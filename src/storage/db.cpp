@@ -1,6 +1,7 @@
 #include "storage/db.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <ctime>
@@ -30,8 +31,17 @@ Result<Db> Db::open(const std::string& path, int busy_timeout_ms) {
                           (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
+  // Switching a new database to WAL takes an exclusive lock and SQLite does not wait for
+  // it through the busy handler: two berths opening a fresh store at once would see
+  // "database is locked". Retry within the busy timeout.
+  for (int waited_ms = 0;; waited_ms += 10) {
+    Status s = db.exec("PRAGMA journal_mode=WAL");
+    if (s) break;
+    if (waited_ms >= busy_timeout_ms || (sqlite3_errcode(raw) & 0xff) != SQLITE_BUSY)
+      return std::move(s).error().context("open " + path);
+    ::usleep(10000);
+  }
+  for (const char* pragma : {"PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
     if (Status s = db.exec(pragma); !s) return std::move(s).error().context("open " + path);
   }
   if (Status s = db.migrate(); !s) return std::move(s).error().context("open " + path);
