@@ -1,5 +1,7 @@
 #include "base/strings.h"
 
+#include <random>
+
 #include <charconv>
 
 namespace berth {
@@ -51,6 +53,15 @@ std::optional<uint64_t> parse_uint(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
+}
+
+std::string random_hex(size_t n) {
+  std::random_device rd;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  s.reserve(n);
+  for (size_t i = 0; i < n; ++i) s += hex[rd() % 16];
+  return s;
 }
 
 }  // namespace berth

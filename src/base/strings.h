@@ -16,5 +16,7 @@ bool starts_with(std::string_view s, std::string_view prefix);
 // Parses a whole string as a base-10 integer; nullopt on any junk or overflow.
 std::optional<int64_t> parse_int(std::string_view s);
 std::optional<uint64_t> parse_uint(std::string_view s);
+// n random lowercase hex digits (std::random_device): container, network and volume ids.
+std::string random_hex(size_t n);
 
 }  // namespace berth

@@ -11,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/time.h"
 #include "containers/networks.h"
 #include "image/config.h"
@@ -20,14 +21,6 @@ namespace berth::containers {
 namespace {
 
 using nlohmann::json;
-
-std::string random_id() {
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 64; ++i) id += hex[rd() % 16];
-  return id;
-}
 
 int64_t now_nanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -127,7 +120,7 @@ Result<Container> Engine::create(CreateRequest req) {
   apply_image_config(req.spec, ic.config, req.entrypoint_set, !req.spec.cmd.empty());
   if (req.spec.entrypoint.empty() && req.spec.cmd.empty())
     return Error::invalid("No command specified");
-  Container c{.id = random_id(), .image_id = img.id, .created = now_nanos(), .spec = std::move(req.spec)};
+  Container c{.id = random_hex(64), .image_id = img.id, .created = now_nanos(), .spec = std::move(req.spec)};
   if (c.spec.hostname.empty()) c.spec.hostname = c.id.substr(0, 12);
   c.state.removal = c.spec.auto_remove;
   TRY(mkdir_all(container_dir(c.id), 0700));

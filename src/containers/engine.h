@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -130,6 +131,10 @@ class Engine {
   EngineOptions opts_;
   runtime::Runtime runtime_;
 };
+
+// Waits until process pid (with /proc start time `start`, 0 = any) is gone or the timeout
+// passes (pidfd + poll; it need not be our child). True when gone.
+bool wait_process_gone(int pid, uint64_t start, std::chrono::milliseconds timeout);
 
 // A docker-like random name: "adjective_noun".
 std::string generate_name(unsigned seed);

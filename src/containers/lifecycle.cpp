@@ -80,8 +80,9 @@ bool pid_alive(int pid, uint64_t start) {
   return st && (start == 0 || *st == start);
 }
 
-// Waits until pid is gone or the deadline passes; true when gone.
-bool wait_gone(int pid, uint64_t start, std::chrono::milliseconds timeout) {
+}  // namespace
+
+bool wait_process_gone(int pid, uint64_t start, std::chrono::milliseconds timeout) {
   int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pfd >= 0) {
     UniqueFd guard(pfd);
@@ -97,6 +98,8 @@ bool wait_gone(int pid, uint64_t start, std::chrono::milliseconds timeout) {
   }
   return true;
 }
+
+namespace {
 
 int stop_signal_of(const ContainerSpec& s) {
   if (s.stop_signal.empty()) return SIGTERM;
@@ -374,7 +377,7 @@ Status Engine::kill(Container& c, int sig) {
 
 // Waits for the monitor to record the exit and run its hook (mounts released, --rm done).
 static void wait_monitor_done(const Container& c, std::chrono::milliseconds timeout) {
-  if (c.state.monitor_pid > 0) wait_gone(c.state.monitor_pid, c.state.monitor_start, timeout);
+  if (c.state.monitor_pid > 0) wait_process_gone(c.state.monitor_pid, c.state.monitor_start, timeout);
 }
 
 Status Engine::stop(Container& c, int timeout) {
@@ -384,9 +387,9 @@ Status Engine::stop(Container& c, int timeout) {
   TRY(save_state(c));
   if (c.state.status == "paused") (void)runtime_.resume(c.id);
   ::kill(c.state.pid, stop_signal_of(c.spec));
-  if (!wait_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(timeout)))
+  if (!wait_process_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(timeout)))
     ::kill(c.state.pid, SIGKILL);
-  wait_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(10));
+  wait_process_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(10));
   wait_monitor_done(c, std::chrono::seconds(10));
   TRY(refresh(c));
   if (c.state.monitor_pid == 0 || !pid_alive(c.state.monitor_pid, c.state.monitor_start)) {
@@ -430,7 +433,7 @@ Status Engine::remove(Container& c, bool force, bool volumes) {
     TRY(save_state(c));
     if (c.state.status == "paused") (void)runtime_.resume(c.id);
     if (c.state.pid > 0) ::kill(c.state.pid, SIGKILL);
-    wait_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(10));
+    wait_process_gone(c.state.pid, c.state.pid_start, std::chrono::seconds(10));
     wait_monitor_done(c, std::chrono::seconds(10));
   }
   if (c.state.monitor_pid > 0 && pid_alive(c.state.monitor_pid, c.state.monitor_start))

@@ -52,27 +52,40 @@ Result<uint16_t> pick_free_port(const std::string& host_ip, const std::string& p
   return ntohs(a.sin_port);
 }
 
-// berth's own mappings hold no socket (they are DNAT rules): a port another running
-// container published is taken even though bind() would succeed.
-Status check_not_published(Engine& e, const Container& self, const PortBinding& p) {
-  auto all = e.store().db().list_containers();
-  if (!all) return std::move(all).error();
-  for (const auto& row : *all) {
+// The other running containers, read once per start: their published ports (a port berth
+// mapped holds no socket, so bind() alone would not see it taken) and, on user networks,
+// their names and addresses.
+struct Running {
+  std::string id, name, network;
+  ContainerState state;
+};
+
+Result<std::vector<Running>> running_others(Engine& e, const Container& self) {
+  std::vector<Running> out;
+  for (const auto& row : TRY(e.store().db().list_containers())) {
     if (row.id == self.id) continue;
-    auto st = nlohmann::json::parse(row.state, nullptr, false);
-    if (st.is_discarded() || st.value("Status", "") != "running") continue;
-    auto state = state_from_json(st);
-    if (!state) continue;
-    for (const auto& q : state->ports)
+    auto st = state_from_json(nlohmann::json::parse(row.state, nullptr, false));
+    if (!st || st->status != "running") continue;
+    auto cfg = nlohmann::json::parse(row.config, nullptr, false);
+    std::string net = cfg.is_object() && cfg.contains("HostConfig")
+                          ? cfg["HostConfig"].value("NetworkMode", "")
+                          : "";
+    out.push_back({row.id, row.name, net, std::move(*st)});
+  }
+  return out;
+}
+
+Status check_not_published(const std::vector<Running>& others, const PortBinding& p) {
+  for (const auto& r : others)
+    for (const auto& q : r.state.ports)
       if (q.host_port == p.host_port && q.proto == p.proto &&
           (q.host_ip.empty() || p.host_ip.empty() || q.host_ip == p.host_ip))
         return Error::invalid("Bind for " + (p.host_ip.empty() ? std::string("0.0.0.0") : p.host_ip) + ":" +
                               std::to_string(p.host_port) + " failed: port is already allocated");
-  }
   return ok();
 }
 
-Result<std::vector<PortBinding>> bind_ports(Engine& e, const Container& c) {
+Result<std::vector<PortBinding>> bind_ports(const std::vector<Running>& others, const Container& c) {
   const ContainerSpec& s = c.spec;
   std::vector<PortBinding> ports = s.ports;
   if (s.publish_all)
@@ -89,7 +102,7 @@ Result<std::vector<PortBinding>> bind_ports(Engine& e, const Container& c) {
       return Error::invalid("publishing on IPv6 addresses is not supported yet: " + p.host_ip);
     if (p.host_port == 0) p.host_port = TRY(pick_free_port(p.host_ip, p.proto));
     else {
-      TRY(check_not_published(e, c, p));
+      TRY(check_not_published(others, p));
       TRY(network::check_host_port_free(p.host_ip, p.host_port, p.proto));
     }
   }
@@ -109,40 +122,27 @@ Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const 
   return Error::invalid("could not allocate an address in network " + n.name);
 }
 
-std::vector<std::pair<std::string, std::string>> peers_of(Engine& e, const Container& c) {
-  std::vector<std::pair<std::string, std::string>> out;
-  if (c.spec.network == "bridge") return out;  // docker: no name resolution on the default bridge
-  auto all = e.store().db().list_containers();
-  if (!all) return out;
-  for (const auto& row : *all) {
-    if (row.id == c.id) continue;
-    auto st = nlohmann::json::parse(row.state, nullptr, false);
-    auto cfg = nlohmann::json::parse(row.config, nullptr, false);
-    if (st.is_discarded() || cfg.is_discarded()) continue;
-    std::string ip = st.value("IPAddress", "");
-    std::string net = cfg["HostConfig"].value("NetworkMode", "");
-    if (!ip.empty() && net == c.spec.network && st.value("Status", "") == "running")
-      out.emplace_back(row.name, ip);
-  }
+// Running containers on the same user network (docker: no name resolution on the default
+// bridge).
+std::vector<const Running*> peers_of(const std::vector<Running>& others, const Container& c) {
+  std::vector<const Running*> out;
+  if (c.spec.network == kDefaultNetwork) return out;
+  for (const auto& r : others)
+    if (r.network == c.spec.network && !r.state.ip_address.empty()) out.push_back(&r);
   return out;
 }
 
 // The running peers learn the new container's name: appended to their /etc/hosts (written
 // in place: it is bind-mounted, a rename would not be seen).
 void announce(Engine& e, const Container& c, const std::string& ip,
-              const std::vector<std::pair<std::string, std::string>>& peers) {
-  auto all = e.store().db().list_containers();
-  if (!all) return;
+              const std::vector<const Running*>& peers) {
   std::string line = ip + "\t" + c.name + "\n";
-  for (const auto& [name, peer_ip] : peers) {
-    for (const auto& row : *all) {
-      if (row.name != name) continue;
-      std::string hosts = path_join(e.container_dir(row.id), "hosts");
-      int fd = ::open(hosts.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-      if (fd < 0) continue;
-      (void)!::write(fd, line.data(), line.size());
-      ::close(fd);
-    }
+  for (const Running* r : peers) {
+    std::string hosts = path_join(e.container_dir(r->id), "hosts");
+    int fd = ::open(hosts.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) continue;
+    (void)!::write(fd, line.data(), line.size());
+    ::close(fd);
   }
 }
 
@@ -189,7 +189,13 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
                         .mac = a.mac};
   (void)network::delete_link(v.host_if);
   if (Status s = network::create_veth_into_netns(v); !s) return cleanup(std::move(s).error());
-  auto ports = bind_ports(e, c);
+  std::vector<Running> others;
+  if (!c.spec.ports.empty() || c.spec.publish_all || c.spec.network != kDefaultNetwork) {
+    auto r = running_others(e, c);
+    if (!r) return cleanup(std::move(r).error());
+    others = std::move(*r);
+  }
+  auto ports = bind_ports(others, c);
   if (!ports) return cleanup(std::move(ports).error());
   a.ports = *ports;
   std::vector<network::PortMapping> maps;
@@ -198,8 +204,9 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
   if (!maps.empty())
     if (Status s = network::add_port_mappings(c.id.substr(0, 12), a.ip, maps); !s)
       return cleanup(std::move(s).error());
-  a.peers = peers_of(e, c);
-  announce(e, c, a.ip, a.peers);
+  auto peers = peers_of(others, c);
+  for (const Running* r : peers) a.peers.emplace_back(r->name, r->state.ip_address);
+  announce(e, c, a.ip, peers);
   return a;
 }
 

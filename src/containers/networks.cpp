@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/strings.h"
 #include "network/ipam.h"
 #include "network/nat.h"
 #include "network/netlink.h"
@@ -22,14 +23,6 @@ namespace berth::containers {
 namespace {
 
 using nlohmann::json;
-
-std::string random_hex(size_t n) {
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += hex[rd() % 16];
-  return s;
-}
 
 NetworkConfig from_row(const storage::NetworkRow& r) {
   NetworkConfig n{.name = r.name, .id = r.id, .created = r.created};

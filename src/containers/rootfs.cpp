@@ -11,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "containers/engine.h"
 #include "containers/rootfs_parts.h"
 #include "sys/copy_tree.h"
@@ -111,11 +112,7 @@ std::string volume_data_dir(const std::string& root, const std::string& name) {
 Result<std::string> ensure_volume(storage::Db& db, const std::string& root, std::string name,
                                   bool* created) {
   bool anonymous = name.empty();
-  if (anonymous) {
-    std::random_device rd;
-    static const char* hex = "0123456789abcdef";
-    for (int i = 0; i < 64; ++i) name += hex[rd() % 16];
-  }
+  if (anonymous) name = random_hex(64);
   *created = false;
   if (!TRY(db.find_volume(name))) {
     TRY(mkdir_all(volume_data_dir(root, name), 0755));

@@ -249,15 +249,6 @@ int exit_code_for(const Error& e) {
   return kExitBerthError;
 }
 
-void wait_pid_gone(int pid) {
-  if (pid <= 0) return;
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return;
-  struct pollfd p = {fd, POLLIN, 0};
-  ::poll(&p, 1, 30000);
-  ::close(fd);
-}
-
 // run without -d: attached until the container exits; returns its exit status.
 Result<int> run_attached(Context& ctx, containers::Engine& e, containers::Container& c,
                          const RunFlags& f) {
@@ -276,10 +267,10 @@ Result<int> run_attached(Context& ctx, containers::Engine& e, containers::Contai
   monitor::AttachResult r = TRY(monitor::attach(ao));
   if (r.detached) return 0;
   if (ao.owns_exit) {
-    wait_pid_gone(c.state.monitor_pid);  // it has written exit.json and is done
+    containers::wait_process_gone(c.state.monitor_pid, c.state.monitor_start, std::chrono::seconds(30));  // it has written exit.json and is done
     TRY(e.on_exited(c.id, -1));
   } else {
-    wait_pid_gone(c.state.monitor_pid);  // its hook has released (or removed) the container
+    containers::wait_process_gone(c.state.monitor_pid, c.state.monitor_start, std::chrono::seconds(30));  // its hook has released (or removed) the container
   }
   (void)ctx;
   return r.exit_status;

@@ -176,22 +176,13 @@ std::vector<std::string> volume_users(const std::vector<Container>& all, const s
   return ids;
 }
 
-// A new anonymous-looking name: 64 random hex digits, like docker's.
-std::string random_hex64() {
-  std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 64; ++i) s += hex[rd() % 16];
-  return s;
-}
-
 Status volume_create(Context& ctx, std::string name, const std::vector<std::string>& labels,
                      const std::string& driver, const std::vector<std::string>& opts) {
   if (driver != "local") return Error::invalid("error looking up volume plugin " + driver + ": plugin \"" + driver + "\" not found");
   if (!opts.empty()) return Error::invalid("not supported yet: volume driver options (-o)");
   images::Store* store = TRY(ctx.store());
   Labels l = TRY(parse_labels(labels));
-  if (name.empty()) name = random_hex64();
+  if (name.empty()) name = random_hex(64);  // docker's anonymous-looking name
   TRY(check_volume_name(name));
   if (!TRY(store->db().find_volume(name))) {  // docker: creating an existing volume is a no-op
     TRY(mkdir_all(containers::volume_data_dir(store->root(), name), 0755));
