@@ -15,25 +15,13 @@
 #include <thread>
 
 #include "images_fixture.h"
+#include "test_util.h"
 
 namespace berth::ctest {
 namespace {
 
 using imgtest::BerthEnv;
 using regtest::Output;
-
-std::string trim_end(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
-}
 
 bool has_line(const std::string& text, const std::string& line) {
   for (const auto& l : lines_of(text))
@@ -80,14 +68,6 @@ class CommitCpTest : public ::testing::Test {
     auto j = nlohmann::json::parse(o.out, nullptr, false);
     if (!j.is_array() || j.empty()) return nlohmann::json::object();
     return j[0];
-  }
-  template <class F>
-  bool eventually(F pred) {
-    for (int i = 0; i < 600; ++i) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
   }
   // A one-line error with the given status that contains want.
   void expect_error(const Output& o, int status, const std::string& want) {

@@ -15,17 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include "images_fixture.h"
+#include "test_util.h"
 
 namespace berth::ctest {
 namespace {
 
 using imgtest::BerthEnv;
 using regtest::Output;
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 class Containers : public ::testing::Test {
  protected:
@@ -36,7 +32,7 @@ class Containers : public ::testing::Test {
   }
   void TearDown() override {
     Output ids = env_.berth({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : split_lines(ids.out)) env_.berth({"rm", "-f", id});
+    for (const auto& id : lines_of(ids.out)) env_.berth({"rm", "-f", id});
     // The network namespaces' folder is a bind mount of itself (as /run/netns is for ip).
     ::umount2((env_.runroot() + "/netns").c_str(), MNT_DETACH);
     // Nothing else of ours may stay mounted.
@@ -44,17 +40,6 @@ class Containers : public ::testing::Test {
     std::string line;
     while (std::getline(mi, line))
       EXPECT_EQ(line.find(env_.runroot()), std::string::npos) << "left mounted: " << line;
-  }
-  static std::vector<std::string> split_lines(const std::string& s) {
-    std::vector<std::string> out;
-    size_t a = 0;
-    while (a < s.size()) {
-      size_t b = s.find('\n', a);
-      if (b == std::string::npos) b = s.size();
-      if (b > a) out.push_back(s.substr(a, b - a));
-      a = b + 1;
-    }
-    return out;
   }
   Output berth(const std::vector<std::string>& args, const std::string& in = "", int timeout = 60) {
     return env_.berth(args, in, timeout);
@@ -66,15 +51,6 @@ class Containers : public ::testing::Test {
     if (!j.is_array() || j.empty()) return nlohmann::json::object();
     return j[0];
   }
-  // Polls until pred or ~30 s (ASan builds on a loaded machine are slow).
-  template <class F>
-  bool eventually(F pred) {
-    for (int i = 0; i < 600; ++i) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
 
   BerthEnv env_;
   imgtest::FixtureImage img_;
@@ -85,7 +61,7 @@ TEST_F(Containers, RunForegroundOutputAndExitStatus) {
   EXPECT_EQ(o.status, 3) << o.err;
   EXPECT_EQ(o.out, "out\n");
   EXPECT_EQ(o.err, "err\n");
-  EXPECT_EQ(trim(berth({"ps", "-aq"}).out), "") << "--rm removed it";
+  EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "") << "--rm removed it";
 }
 
 TEST_F(Containers, RunWithoutRmLeavesExitedContainer) {
@@ -122,14 +98,14 @@ TEST_F(Containers, DetachedPsLogsExecStopRm) {
   Output run = berth({"run", "-d", "--name", "web", "--network", "none", "bb", "sh", "-c",
                       "echo started; echo oops >&2; while true; do sleep 0.1; done"});
   ASSERT_EQ(run.status, 0) << run.err;
-  std::string id = trim(run.out);
+  std::string id = trim_end(run.out);
   EXPECT_EQ(id.size(), 64u);
   Output ps = berth({"ps", "--format", "{{.ID}} {{.Names}} {{.Status}}"});
   EXPECT_EQ(ps.out.rfind(id.substr(0, 12) + " web Up", 0), 0u) << ps.out;
   EXPECT_TRUE(eventually([&] { return berth({"logs", "web"}).out == "started\n"; }));
   Output logs = berth({"logs", "web"});
   EXPECT_EQ(logs.err, "oops\n");
-  EXPECT_EQ(trim(berth({"exec", "web", "cat", "/etc/hostname"}).out), id.substr(0, 12));
+  EXPECT_EQ(trim_end(berth({"exec", "web", "cat", "/etc/hostname"}).out), id.substr(0, 12));
   EXPECT_EQ(berth({"exec", "web", "sh", "-c", "exit 7"}).status, 7);
   EXPECT_EQ(berth({"exec", "web", "/nope"}).status, 127);
   // The log is docker's json-file.
@@ -205,7 +181,7 @@ TEST_F(Containers, KilledMonitorIsReportedAndRmCleansUp) {
   Output ps = berth({"ps", "--format", "{{.Status}}"});
   EXPECT_NE(ps.out.find("monitor gone"), std::string::npos) << ps.out;
   EXPECT_EQ(berth({"rm", "-f", "m"}).status, 0);
-  EXPECT_EQ(trim(berth({"ps", "-aq"}).out), "");
+  EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "");
 }
 
 TEST_F(Containers, RestartPolicyOnFailure) {
@@ -226,7 +202,7 @@ TEST_F(Containers, ConcurrentRunRm) {
     });
   for (auto& t : threads) t.join();
   for (int i = 0; i < 20; ++i) EXPECT_EQ(codes[i], i % 5) << i;
-  EXPECT_EQ(trim(berth({"ps", "-aq"}).out), "");
+  EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "");
 }
 
 TEST_F(Containers, BridgePublishedPort) {
@@ -239,7 +215,7 @@ TEST_F(Containers, BridgePublishedPort) {
     get = regtest::run({"curl", "-sS", "--max-time", "2", "http://127.0.0.1:" + port + "/"});
     return get.out == "hello\n";
   })) << get.err;
-  EXPECT_EQ(trim(berth({"port", "httpd", "80"}).out), "127.0.0.1:" + port);
+  EXPECT_EQ(trim_end(berth({"port", "httpd", "80"}).out), "127.0.0.1:" + port);
   // From another container: straight to its address on the bridge.
   std::string ip = inspect("httpd")["NetworkSettings"]["IPAddress"];
   Output peer = berth({"run", "--rm", "bb", "busybox", "wget", "-q", "-O", "-", "http://" + ip + "/"});
@@ -251,16 +227,16 @@ TEST_F(Containers, BridgePublishedPort) {
   EXPECT_NE(clash.err.find("already allocated"), std::string::npos) << clash.err;
   EXPECT_EQ(berth({"rm", "-f", "httpd"}).status, 0);
   Output links = regtest::run({"ip", "-o", "link"});
-  EXPECT_EQ(links.out.find("berth" + trim(run.out).substr(0, 10)), std::string::npos);
+  EXPECT_EQ(links.out.find("berth" + trim_end(run.out).substr(0, 10)), std::string::npos);
 }
 
 
 TEST_F(Containers, PauseRenameTopStatsWaitFilters) {
   ASSERT_EQ(berth({"run", "-d", "--name", "busy", "--network", "none", "-l", "team=ml", "bb", "sleep", "1000"}).status, 0);
   ASSERT_EQ(berth({"run", "--name", "done", "--network", "none", "bb", "sh", "-c", "exit 2"}).status, 2);
-  EXPECT_EQ(trim(berth({"ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}"}).out), "done");
-  EXPECT_EQ(trim(berth({"ps", "--filter", "label=team=ml", "--format", "{{.Names}}"}).out), "busy");
-  EXPECT_EQ(trim(berth({"ps", "-a", "--filter", "exited=2", "-q"}).out).size(), 12u);
+  EXPECT_EQ(trim_end(berth({"ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}"}).out), "done");
+  EXPECT_EQ(trim_end(berth({"ps", "--filter", "label=team=ml", "--format", "{{.Names}}"}).out), "busy");
+  EXPECT_EQ(trim_end(berth({"ps", "-a", "--filter", "exited=2", "-q"}).out).size(), 12u);
   Output top = berth({"top", "busy"});
   EXPECT_NE(top.out.find("sleep 1000"), std::string::npos) << top.out << top.err;
   EXPECT_EQ(berth({"pause", "busy"}).status, 0);
@@ -271,8 +247,8 @@ TEST_F(Containers, PauseRenameTopStatsWaitFilters) {
   EXPECT_EQ(berth({"rename", "busy", "renamed"}).status, 0);
   EXPECT_EQ(berth({"rename", "renamed", "done"}).status, 125) << "name taken";
   Output st = berth({"stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "renamed"});
-  EXPECT_EQ(trim(st.out), "renamed 1") << st.err;
-  EXPECT_EQ(trim(berth({"wait", "done"}).out), "2");
+  EXPECT_EQ(trim_end(st.out), "renamed 1") << st.err;
+  EXPECT_EQ(trim_end(berth({"wait", "done"}).out), "2");
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     berth({"kill", "-s", "TERM", "renamed"});
@@ -280,14 +256,14 @@ TEST_F(Containers, PauseRenameTopStatsWaitFilters) {
   });
   Output w = berth({"wait", "renamed"});
   killer.join();
-  EXPECT_EQ(trim(w.out), "137") << w.err;
+  EXPECT_EQ(trim_end(w.out), "137") << w.err;
   Output json = berth({"ps", "-a", "--format", "json"});
   EXPECT_NE(json.out.find("\"Names\":\"renamed\""), std::string::npos) << json.out;
 }
 
 TEST_F(Containers, DetachedRmAndAlwaysRestartStoppedByUser) {
   ASSERT_EQ(berth({"run", "-d", "--rm", "--name", "gone", "--network", "none", "bb", "true"}).status, 0);
-  EXPECT_TRUE(eventually([&] { return trim(berth({"ps", "-aq", "--filter", "name=gone"}).out).empty(); }))
+  EXPECT_TRUE(eventually([&] { return trim_end(berth({"ps", "-aq", "--filter", "name=gone"}).out).empty(); }))
       << "the monitor's hook removed it";
   ASSERT_EQ(berth({"run", "-d", "--name", "always", "--network", "none", "--restart", "always", "bb", "sh", "-c", "sleep 0.2"}).status, 0);
   EXPECT_TRUE(eventually([&] { return inspect("always")["RestartCount"].get<int>() >= 2; }));
@@ -310,7 +286,7 @@ TEST_F(Containers, PublishedOnEveryHostAddress) {
   // The host's first global IPv4 address that is not one of the container bridges.
   Output addrs = regtest::run({"sh", "-c", "ip -4 -o addr show scope global | awk '{print $2, $4}'"});
   std::string host_ip;
-  for (const auto& line : split_lines(addrs.out)) {
+  for (const auto& line : lines_of(addrs.out)) {
     if (line.rfind("eth", 0) != 0 && line.rfind("en", 0) != 0) continue;
     host_ip = line.substr(line.find(' ') + 1);
     host_ip = host_ip.substr(0, host_ip.find('/'));
@@ -331,7 +307,7 @@ TEST_F(Containers, PublishedOnEveryHostAddress) {
   Output peer = berth({"run", "--rm", "bb", "busybox", "wget", "-q", "-O", "-", "http://" + host_ip + ":" + port + "/"});
   EXPECT_EQ(peer.out, "hi\n") << peer.err;
   Output p = berth({"port", "web2"});
-  EXPECT_EQ(trim(p.out), "80/tcp -> 0.0.0.0:" + port);
+  EXPECT_EQ(trim_end(p.out), "80/tcp -> 0.0.0.0:" + port);
 }
 
 // The pty tests run berth under script(1), which gives it a terminal; input is typed with

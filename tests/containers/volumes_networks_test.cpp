@@ -17,29 +17,13 @@
 #include <nlohmann/json.hpp>
 
 #include "images_fixture.h"
+#include "test_util.h"
 
 namespace berth::ctest {
 namespace {
 
 using imgtest::BerthEnv;
 using regtest::Output;
-
-std::string strip(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> out;
-  size_t a = 0;
-  while (a < s.size()) {
-    size_t b = s.find('\n', a);
-    if (b == std::string::npos) b = s.size();
-    if (b > a) out.push_back(s.substr(a, b - a));
-    a = b + 1;
-  }
-  return out;
-}
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
@@ -128,8 +112,8 @@ class VolumesNetworksTest : public ::testing::Test {
     args.insert(args.begin(), {"run", "-d"});
     Output o = berth(args);
     EXPECT_EQ(o.status, 0) << o.err;
-    ids_.push_back(strip(o.out));
-    return strip(o.out);
+    ids_.push_back(trim_end(o.out));
+    return trim_end(o.out);
   }
   // A user network on a subnet derived from the pid (10.79.0.0/16: berth's automatic
   // choice starts at 10.78.0.0, so parallel test processes rarely meet).
@@ -137,7 +121,7 @@ class VolumesNetworksTest : public ::testing::Test {
     std::string subnet = "10.79." + std::to_string((::getpid() * 2 + index) % 250 + 2) + ".0/24";
     Output o = berth({"network", "create", "--subnet", subnet, name});
     EXPECT_EQ(o.status, 0) << o.err;
-    std::string id = strip(o.out);
+    std::string id = trim_end(o.out);
     bridges_.push_back("bbr-" + id.substr(0, 11));
     return id;
   }
@@ -156,7 +140,7 @@ TEST_F(VolumesNetworksTest, VolumeLifecycleAndSharedData) {
   EXPECT_EQ(berth({"volume", "create", vol}).status, 0) << "creating an existing volume is a no-op";
   Output anon = berth({"volume", "create"});
   ASSERT_EQ(anon.status, 0) << anon.err;
-  EXPECT_EQ(strip(anon.out).size(), 64u);
+  EXPECT_EQ(trim_end(anon.out).size(), 64u);
   EXPECT_EQ(berth({"volume", "create", "/bad"}).status, 125);
 
   EXPECT_TRUE(contains(lines_of(berth({"volume", "ls", "-q"}).out), vol));
@@ -228,7 +212,7 @@ TEST_F(VolumesNetworksTest, VolumeInUseAndPrune) {
   EXPECT_TRUE(contains(lines_of(berth({"volume", "ls", "-q"}).out), keep));
   Output p3 = berth({"volume", "prune", "-af"});
   EXPECT_NE(p3.out.find(keep), std::string::npos) << p3.out;
-  EXPECT_EQ(strip(berth({"volume", "ls", "-q"}).out), "");
+  EXPECT_EQ(trim_end(berth({"volume", "ls", "-q"}).out), "");
   // Without -f it asks; "n" keeps everything.
   ASSERT_EQ(berth({"volume", "create", keep}).status, 0);
   Output asked = berth({"volume", "prune", "-a"}, "n\n");
@@ -240,7 +224,7 @@ TEST_F(VolumesNetworksTest, NetworkCreateLsInspectRm) {
   std::string net = tag_ + "-net";
   Output c = berth({"network", "create", "--label", "env=test", net});
   ASSERT_EQ(c.status, 0) << c.err;
-  std::string id = strip(c.out);
+  std::string id = trim_end(c.out);
   ASSERT_EQ(id.size(), 64u);
   bridges_.push_back("bbr-" + id.substr(0, 11));
   Output dup = berth({"network", "create", net});
@@ -361,10 +345,10 @@ TEST_F(VolumesNetworksTest, SystemResetLeavesNothing) {
   for (const auto& id : ids_) EXPECT_NE(reset.out.find("Removed container " + id), std::string::npos) << reset.out;
   EXPECT_NE(reset.out.find("Removed network " + net), std::string::npos) << reset.out;
   EXPECT_NE(reset.out.find("Removed volume " + vol), std::string::npos) << reset.out;
-  EXPECT_EQ(strip(berth({"ps", "-aq"}).out), "");
-  EXPECT_EQ(strip(berth({"volume", "ls", "-q"}).out), "");
+  EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "");
+  EXPECT_EQ(trim_end(berth({"volume", "ls", "-q"}).out), "");
   EXPECT_EQ(lines_of(berth({"network", "ls", "-q"}).out).size(), 3u) << "bridge, host and none";
-  EXPECT_NE(strip(berth({"images", "-q"}).out), "") << "images are kept without --images";
+  EXPECT_NE(trim_end(berth({"images", "-q"}).out), "") << "images are kept without --images";
   check_nothing_left();
   // berth0 and the table are host-wide: gone unless another berth's containers use them.
   auto others = other_berth_devices();
@@ -381,7 +365,7 @@ TEST_F(VolumesNetworksTest, SystemResetLeavesNothing) {
   // --images takes the images too.
   Output all = berth({"system", "reset", "-f", "--images"});
   EXPECT_EQ(all.status, 0) << all.err;
-  EXPECT_EQ(strip(berth({"images", "-q"}).out), "");
+  EXPECT_EQ(trim_end(berth({"images", "-q"}).out), "");
 }
 
 }  // namespace
