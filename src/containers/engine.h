@@ -124,6 +124,11 @@ class Engine {
 
  private:
   Status restart_in_hook(Container& c, int hook_fd);
+  // A POSIX record lock on RUNROOT/containers/<id>/lock, held while a start saves the new
+  // state and while the exit hook runs, so a container that exits at once cannot have its
+  // hook act on the state before the starter recorded it. Not inherited by forked children
+  // (the monitor, the container), released when the fd closes.
+  Result<UniqueFd> lock_state(const std::string& id);
   Status spawn_monitor(Container& c, bool start_now);
   Status refresh(Container& c);
 

@@ -329,11 +329,28 @@ Status Engine::spawn_monitor(Container& c, bool start_now) {
   return ok();
 }
 
+Result<UniqueFd> Engine::lock_state(const std::string& id) {
+  TRY(mkdir_all(run_dir(id), 0700));
+  std::string path = path_join(run_dir(id), "lock");
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return sys_error("open", path);
+  struct flock l = {};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  while (::fcntl(fd.get(), F_SETLKW, &l) < 0)
+    if (errno != EINTR) return sys_error("lock", path);
+  return fd;
+}
+
 Status Engine::start(Container& c, const StartOptions& o) {
   if (c.state.status == "running" || c.state.status == "paused") return ok();
   if (c.state.status == "restarting")
     return Error::invalid("cannot start container " + c.name + ": it is restarting");
-  TRY(mkdir_all(run_dir(c.id), 0700));
+  UniqueFd lock = TRY(lock_state(c.id));
+  c = TRY(get(c.id));  // as the last exit hook left it
+  if (c.state.status == "running" || c.state.status == "paused") return ok();
+  if (c.state.status == "restarting")
+    return Error::invalid("cannot start container " + c.name + ": it is restarting");
   TRY(mkdir_all(path_join(opts_.runroot, "sock"), 0700));
   auto undo = [&](Error err) {
     (void)teardown_network(*this, c);
@@ -487,6 +504,7 @@ Status send_restart(int hook_fd, int pid, const std::vector<int>& fds) {
 }  // namespace
 
 Status Engine::on_exited(const std::string& id, int hook_fd) {
+  UniqueFd lock = TRY(lock_state(id));  // waits for the start that launched it to finish
   Container c = TRY(get(id));
   if (c.state.status == "running") {  // the exit record is not readable: say so
     c.state.status = "exited";
