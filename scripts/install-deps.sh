@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD="build-essential cmake ninja-build pkg-config git
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libsqlite3-dev libcurl4-openssl-dev libarchive-dev libisal-dev libzstd-dev libssl-dev
-  libmnl-dev libnftables-dev"
+  libmnl-dev libnftables-dev libyaml-cpp-dev"
 TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format clang-tidy
   busybox-static iproute2 procps util-linux uidmap
   podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3

@@ -182,6 +182,9 @@ json host_config_to_json(const ContainerSpec& s) {
           {"PidsLimit", s.pids_limit ? json(s.pids_limit) : json(nullptr)},
           {"Devices", devices},
           {"Gpus", string_list_or_null(s.gpus)},
+          {"DeviceRequests", s.cdi_devices.empty()
+                                 ? json(nullptr)
+                                 : json::array({{{"Driver", "cdi"}, {"DeviceIDs", s.cdi_devices}}})},
           {"RestartPolicy", {{"Name", s.restart.name}, {"MaximumRetryCount", s.restart.max_retries}}},
           {"LogConfig", log_config},
           {"Platform", s.platform}};
@@ -221,6 +224,10 @@ Status host_config_from_json(const json& h, ContainerSpec& s) {
     s.devices.push_back({d.value("PathOnHost", ""), d.value("PathInContainer", ""),
                          d.value("CgroupPermissions", "rwm")});
   get(h, "Gpus", s.gpus);
+  if (h.contains("DeviceRequests") && h["DeviceRequests"].is_array())
+    for (const auto& r : h["DeviceRequests"])
+      if (r.is_object() && r.value("Driver", "") == "cdi" && r.contains("DeviceIDs"))
+        get(r, "DeviceIDs", s.cdi_devices);
   if (h.contains("RestartPolicy")) {
     get(h["RestartPolicy"], "Name", s.restart.name);
     get(h["RestartPolicy"], "MaximumRetryCount", s.restart.max_retries);

@@ -98,7 +98,8 @@ struct ContainerSpec {
   std::string cpuset_cpus;
   int64_t pids_limit = 0;
   std::vector<DeviceSpec> devices;
-  std::vector<std::string> gpus;  // --gpus as given (the GPUs issue)
+  std::vector<std::string> gpus;  // --gpus as given (docs/gpus.md)
+  std::vector<std::string> cdi_devices;  // --device vendor/class=name (CDI)
   RestartPolicy restart;
   std::string log_max_size;  // --log-opt max-size
   int log_max_file = 1;

@@ -23,6 +23,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "containers/container.h"
+#include "gpu/discover.h"
 #include "images/store.h"
 #include "oci/spec.h"
 #include "runtime/runtime.h"
@@ -37,6 +38,11 @@ struct EngineOptions {
   std::vector<std::string> berth_global_args;
   std::string monitor_exe;  // berth-monitor (beside berth by default)
   std::string init_exe;     // berth-init, for --init (beside berth by default)
+  // GPUs (docs/gpus.md): where the NVIDIA driver's files are, the CDI spec folders (lowest
+  // priority first), and berth-runtime, whose `gpu-hook` is the GPU createContainer hook.
+  gpu::HostRoots gpu_roots;
+  std::vector<std::string> cdi_spec_dirs;
+  std::string runtime_exe;
 };
 
 struct CreateRequest {
@@ -58,6 +64,7 @@ class Engine {
 
   const std::string& root() const;
   const std::string& runroot() const { return opts_.runroot; }
+  const EngineOptions& options() const { return opts_; }
 
   // Resolves the image (it must be in the store), applies its config (Cmd, Entrypoint, Env,
   // WorkingDir, User, ExposedPorts, Volumes, StopSignal) under the request, records the

@@ -194,6 +194,9 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   Container with_home = c;
   if (!has_home) with_home.spec.env.push_back("HOME=" + user.home);
   oci::Spec spec = TRY(build_oci_spec(with_home, in));
+  gpu::ContainerEdits devices =
+      TRY(gpu_edits(e.options(), s, path_join(e.run_dir(c.id), "nvidia-params")));
+  if (!devices.empty()) TRY(gpu::apply(devices, spec));
   return write_file_atomic(path_join(e.run_dir(c.id), "config.json"), oci::to_json(spec));
 }
 

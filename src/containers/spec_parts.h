@@ -7,6 +7,8 @@
 
 #include "base/error.h"
 #include "containers/container.h"
+#include "containers/engine.h"
+#include "gpu/edits.h"
 #include "oci/spec.h"
 
 namespace berth::containers {
@@ -19,6 +21,12 @@ struct SpecInputs {
 };
 
 Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in);
+
+// The container's --gpus and CDI --device requests as container edits (gpus.cpp): the
+// driver discovered, the GPUs selected, NVIDIA_REQUIRE_* checked. Empty when it asks for
+// none. params_copy: where the edited /proc/driver/nvidia/params is written.
+Result<gpu::ContainerEdits> gpu_edits(const EngineOptions& o, const ContainerSpec& s,
+                                      const std::string& params_copy);
 
 // Half the machine's memory: /dev/shm big enough for PyTorch's DataLoader and NCCL.
 int64_t default_shm_size();

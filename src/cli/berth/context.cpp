@@ -5,7 +5,11 @@
 #include <cstdlib>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/strings.h"
+#include "gpu/cdi.h"
+
+#include <nlohmann/json.hpp>
 
 namespace berth::cli {
 
@@ -48,10 +52,63 @@ Result<containers::Engine*> Context::engine() {
     if (const char* m = std::getenv("BERTH_MONITOR")) o.monitor_exe = m;
     o.init_exe = o.berth_exe.substr(0, o.berth_exe.rfind('/') + 1) + "berth-init";
     o.berth_global_args = {"--root", g_.root, "--runroot", g_.runroot, "--config", g_.config};
+    for (const auto& d : g_.cdi_spec_dirs) o.berth_global_args.insert(o.berth_global_args.end(), {"--cdi-spec-dir", d});
+    o.gpu_roots = gpu_roots();
+    o.cdi_spec_dirs = cdi_spec_dirs();
+    o.runtime_exe = TRY(runtime_exe());
     if (g_.debug) o.berth_global_args.push_back("--debug");
     engine_ = std::make_unique<containers::Engine>(*s, std::move(o));
   }
   return engine_.get();
+}
+
+// The config file's GPU keys (CONFIG/berth.json): "nvidia-driver-root", "nvidia-dev-root",
+// "nvidia-proc-root", "nvidia-sys-root" and "cdi-spec-dirs". A file that does not parse is
+// reported once and ignored.
+void Context::load_gpu_config() {
+  gpu::HostRoots base;
+  std::vector<std::string> dirs;
+  std::string path = path_join(g_.config, "berth.json");
+  if (auto text = read_file(path, 1 << 20)) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      std::fprintf(stderr, "WARNING: %s is not a JSON object: ignored\n", path.c_str());
+    } else {
+      auto str = [&](const char* key, std::string& out) {
+        if (j.contains(key) && j[key].is_string()) out = j[key].get<std::string>();
+      };
+      str("nvidia-driver-root", base.driver);
+      str("nvidia-dev-root", base.dev);
+      str("nvidia-proc-root", base.proc);
+      str("nvidia-sys-root", base.sys);
+      if (j.contains("cdi-spec-dirs") && j["cdi-spec-dirs"].is_array())
+        for (const auto& d : j["cdi-spec-dirs"])
+          if (d.is_string()) dirs.push_back(d.get<std::string>());
+    }
+  }
+  gpu_roots_ = gpu::roots_from_env(base);
+  if (const char* r = std::getenv("BERTH_NVIDIA_RUN_ROOT"); r && *r) gpu_roots_->run = r;
+  cdi_dirs_ = !g_.cdi_spec_dirs.empty() ? g_.cdi_spec_dirs
+              : !dirs.empty()           ? dirs
+                                        : gpu::cdi::default_spec_dirs();
+}
+
+const gpu::HostRoots& Context::gpu_roots() {
+  if (!gpu_roots_) load_gpu_config();
+  return *gpu_roots_;
+}
+
+const std::vector<std::string>& Context::cdi_spec_dirs() {
+  if (!gpu_roots_) load_gpu_config();
+  return cdi_dirs_;
+}
+
+Result<std::string> Context::runtime_exe() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return sys_error("readlink", "/proc/self/exe");
+  std::string exe(self, static_cast<size_t>(n));
+  return exe.substr(0, exe.rfind('/') + 1) + "berth-runtime";
 }
 
 std::vector<std::string>& command_line() {

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "containers/engine.h"
+#include "gpu/discover.h"
 #include "cli/berth/globals.h"
 #include "images/store.h"
 #include "registry/client.h"
@@ -38,6 +39,13 @@ class Context {
   // The containers engine over the store, opened once.
   Result<containers::Engine*> engine();
 
+  // GPUs (docs/gpus.md): where discovery looks (BERTH_NVIDIA_* variables over the config
+  // file's keys), the CDI spec folders (--cdi-spec-dir, else the config's, else /etc/cdi and
+  // /var/run/cdi), and berth-runtime beside berth (the GPU hook).
+  const gpu::HostRoots& gpu_roots();
+  const std::vector<std::string>& cdi_spec_dirs();
+  Result<std::string> runtime_exe();
+
   // Runs a command body: an error is printed as "Error: <message>" (the full trail with
   // --debug) and the exit status becomes 125; a body may set another status itself.
   void run(const std::function<Status()>& body);
@@ -48,6 +56,9 @@ class Context {
   GlobalOptions& g_;
   std::unique_ptr<images::Store> store_;
   std::unique_ptr<containers::Engine> engine_;
+  void load_gpu_config();
+  std::optional<gpu::HostRoots> gpu_roots_;
+  std::vector<std::string> cdi_dirs_;
   std::optional<registry::CredentialStore> creds_;
   registry::CredentialStore::Mode creds_mode_ = registry::CredentialStore::Mode::soft;
   int exit_code_ = 0;
@@ -68,6 +79,8 @@ void add_commit_cp_commands(CLI::App& app, Context& ctx);  // commit_cp.cpp: com
 void add_volume_network_commands(CLI::App& app, Context& ctx);  // volumes_networks.cpp:
                                                                 // volume ..., network ...,
                                                                 // system reset
+void add_gpu_commands(CLI::App& app, Context& ctx);  // gpu.cpp: gpu ls, gpu cdi generate|ls
+void print_gpu_info(Context& ctx);                   // gpu.cpp: the GPU lines of `info`
 
 // docker's repeated options take one value each time (-e A=1 -e B=2): a vector option must
 // not swallow the arguments that follow it (the image and its command).

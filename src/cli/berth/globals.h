@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace berth::cli {
 
@@ -11,6 +12,7 @@ struct GlobalOptions {
   std::string config;   // client config: credentials (--config)
   bool debug = false;
   bool rootless = false;
+  std::vector<std::string> cdi_spec_dirs;  // --cdi-spec-dir, repeatable
 };
 
 // Defaults like docker's for root, per-user (XDG) for everyone else.

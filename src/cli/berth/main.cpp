@@ -15,7 +15,7 @@ namespace {
 
 using berth::cli::GlobalOptions;
 
-void print_info(const GlobalOptions& g) {
+void print_info(const GlobalOptions& g, berth::cli::Context& ctx) {
   struct utsname u;
   ::uname(&u);
   std::printf("Client: berth 0.1.0\n\n");
@@ -32,6 +32,7 @@ void print_info(const GlobalOptions& g) {
   }
   std::printf(" Runtime: berth-runtime (in process), OCI runtime-spec 1.1\n");
   std::printf(" Kernel Version: %s\n Operating System: %s %s\n", u.release, u.sysname, u.machine);
+  berth::cli::print_gpu_info(ctx);
 }
 
 }  // namespace
@@ -47,14 +48,16 @@ int main(int argc, char** argv) {
   app.add_option("--config", g.config, "client config directory (credentials)")
       ->capture_default_str();
   app.add_flag("-D,--debug", g.debug, "debug output and full error trails");
+  app.add_option("--cdi-spec-dir", g.cdi_spec_dirs,
+                 "a folder of CDI specs (repeatable; default /etc/cdi then /var/run/cdi)")
+      ->allow_extra_args(false);
 
   auto* version = app.add_subcommand("version", "show the berth version");
   version->callback([] { std::printf("berth version 0.1.0\nOCI runtime-spec 1.1.0\n"); });
-  auto* info = app.add_subcommand("info", "show how berth runs on this machine");
-  info->callback([&] { print_info(g); });
-
   // Command groups get the context; it reads the globals when a command runs.
   berth::cli::Context ctx(g);
+  auto* info = app.add_subcommand("info", "show how berth runs on this machine");
+  info->callback([&] { print_info(g, ctx); });
   app.parse_complete_callback([&] {
     if (g.debug) berth::log::set_level(berth::log::Level::debug);
   });
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
   berth::cli::add_container_show_commands(app, ctx);
   berth::cli::add_commit_cp_commands(app, ctx);
   berth::cli::add_volume_network_commands(app, ctx);
+  berth::cli::add_gpu_commands(app, ctx);
 
   berth::cli::command_line().assign(argv, argv + argc);
   try {

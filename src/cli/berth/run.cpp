@@ -14,6 +14,8 @@
 #include "cli/berth/context.h"
 #include "cli/berth/images_cmds.h"
 #include "containers/options.h"
+#include "gpu/cdi.h"
+#include "gpu/request.h"
 #include "monitor/attach_client.h"
 #include "sys/process.h"
 
@@ -136,7 +138,15 @@ Status apply_resources(const RunFlags& f, ContainerSpec& s) {
     if (s.shm_size <= 0) return Error::invalid("invalid --shm-size: " + f.shm_size);
   }
   for (const auto& u : f.ulimits) s.ulimits.push_back(TRY(containers::parse_ulimit(u)));
-  for (const auto& d : f.devices) s.devices.push_back(TRY(containers::parse_device(d)));
+  for (const auto& d : f.devices) {
+    if (gpu::cdi::is_qualified_name(d)) {  // --device nvidia.com/gpu=0: a CDI device
+      if (auto r = gpu::cdi::parse_qualified_name(d); !r)
+        return Error::invalid("invalid CDI device name " + d + ": " + r.error().message());
+      s.cdi_devices.push_back(d);
+    } else {
+      s.devices.push_back(TRY(containers::parse_device(d)));
+    }
+  }
   return ok();
 }
 
@@ -219,8 +229,9 @@ Result<containers::CreateRequest> to_request(const RunFlags& f) {
   s.restart = TRY(containers::parse_restart(f.restart));
   if (f.rm && s.restart.name != "no")
     return Error::invalid("Conflicting options: --restart and --rm");
-  if (!f.gpus.empty())
-    return Error::invalid("--gpus: GPU support arrives with the GPUs issue; use --device for now");
+  for (const auto& g : f.gpus)
+    if (auto r = gpu::parse_gpus_flag(g); !r)
+      return Error::invalid("invalid argument \"" + g + "\" for \"--gpus\" flag: " + r.error().message());
   TRY(apply_env(f, s));
   TRY(apply_mounts(f, s));
   TRY(apply_resources(f, s));

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "cli/runtime/commands.h"
+#include "gpu/hook.h"
 
 namespace {
 
@@ -26,10 +27,34 @@ int report(const berth::Error& e, bool debug, bool log_to_file) {
   return 1;
 }
 
+// `berth-runtime gpu-hook ARGS`: the createContainer hook of GPU containers (gpu/hook.h).
+// Hidden: not one of runc's verbs. The container's state comes on stdin.
+int gpu_hook(int argc, char** argv) {
+  std::vector<std::string> args(argv + 2, argv + argc);
+  auto req = berth::gpu::parse_hook_args(args);
+  if (!req) {
+    std::fprintf(stderr, "berth-runtime gpu-hook: %s\n", req.error().message().c_str());
+    return 2;
+  }
+  std::string state;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(0, buf, sizeof buf)) > 0 && state.size() < (1u << 20))
+    state.append(buf, static_cast<size_t>(n));
+  auto rootfs = berth::gpu::rootfs_from_state(state);
+  berth::Status st = rootfs ? berth::gpu::run_gpu_hook(*req, *rootfs) : berth::Status(rootfs.error());
+  if (!st) {
+    std::fprintf(stderr, "berth-runtime gpu-hook: %s\n", st.error().message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace berth;
+  if (argc >= 2 && std::string_view(argv[1]) == "gpu-hook") return gpu_hook(argc, argv);
   CLI::App app{"berth-runtime: an OCI runtime (runc's command line)", "berth-runtime"};
   app.require_subcommand(1);
   app.set_version_flag("-v,--version", kVersion);

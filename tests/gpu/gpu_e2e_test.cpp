@@ -1,0 +1,247 @@
+// gpu_e2e_test.cpp - --gpus and CDI devices end to end, without a GPU: the berth binary runs
+// busybox containers against the fake NVIDIA driver of tests/fixtures/mk-fake-nvidia-driver.sh
+// (real char device nodes with NVIDIA's majors, tiny real libraries with the right sonames,
+// a static fake nvidia-smi that lists /proc/driver/nvidia/gpus, fake procfs files), found
+// through the BERTH_NVIDIA_* variables. What the container sees is checked from inside.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "images_fixture.h"
+#include "test_util.h"
+
+namespace berth::gputest {
+namespace {
+
+using imgtest::BerthEnv;
+using regtest::Output;
+using ctest::lines_of;
+using ctest::trim_end;
+
+constexpr const char* kVersion = "550.54.15";
+
+struct FakeGpu {
+  std::string bus, uuid;
+  int minor = 0;
+};
+
+class Gpus : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "GPU containers need root (mknod of the fake nodes, namespaces)";
+    fake_ = env_.path("nvidia");
+    std::string cmd = std::string("bash ") + BERTH_FAKE_NVIDIA + " " + fake_ + " " + kVersion + " --mig";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    ::setenv("BERTH_NVIDIA_DRIVER_ROOT", (fake_ + "/driver").c_str(), 1);
+    ::setenv("BERTH_NVIDIA_DEV_ROOT", fake_.c_str(), 1);
+    ::setenv("BERTH_NVIDIA_PROC_ROOT", (fake_ + "/proc").c_str(), 1);
+    ::setenv("BERTH_NVIDIA_SYS_ROOT", (fake_ + "/sys").c_str(), 1);
+    ::setenv("BERTH_NVIDIA_RUN_ROOT", fake_.c_str(), 1);
+    for (const auto& d : std::filesystem::directory_iterator(fake_ + "/proc/driver/nvidia/gpus")) {
+      std::ifstream in(d.path() / "information");
+      std::string line;
+      FakeGpu g{.bus = d.path().filename().string(), .uuid = "", .minor = 0};
+      while (std::getline(in, line)) {
+        std::smatch m;
+        if (std::regex_search(line, m, std::regex(R"(GPU UUID:\s*(\S+))"))) g.uuid = m[1];
+        if (std::regex_search(line, m, std::regex(R"(Device Minor:\s*(\d+))"))) g.minor = std::stoi(m[1]);
+      }
+      gpus_.push_back(g);
+    }
+    std::sort(gpus_.begin(), gpus_.end(), [](const FakeGpu& a, const FakeGpu& b) { return a.bus < b.bus; });
+    ASSERT_EQ(gpus_.size(), 2u) << "the fake driver has two GPUs";
+    img_ = imgtest::make_busybox_image(env_.path("img"));
+    imgtest::install_fixture(env_, img_, {"docker.io/library/bb:latest"});
+  }
+  void TearDown() override {
+    for (const char* v : {"BERTH_NVIDIA_DRIVER_ROOT", "BERTH_NVIDIA_DEV_ROOT", "BERTH_NVIDIA_PROC_ROOT",
+                          "BERTH_NVIDIA_SYS_ROOT", "BERTH_NVIDIA_RUN_ROOT"})
+      ::unsetenv(v);
+    if (::geteuid() != 0) return;
+    Output ids = env_.berth({"ps", "-aq", "--no-trunc"});
+    for (const auto& id : lines_of(ids.out)) env_.berth({"rm", "-f", id});
+    ::umount2((env_.runroot() + "/netns").c_str(), MNT_DETACH);
+    std::ifstream mi("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mi, line))
+      EXPECT_EQ(line.find(env_.runroot()), std::string::npos) << "left mounted: " << line;
+  }
+  Output berth(std::vector<std::string> args) { return env_.berth(args); }
+  // run --rm --network none FLAGS bb sh -c SCRIPT
+  Output in_container(const std::vector<std::string>& flags, const std::string& script) {
+    std::vector<std::string> args = {"run", "--rm", "--network", "none"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"bb", "sh", "-c", script});
+    return berth(args);
+  }
+  std::string nvidia_nodes(const std::vector<std::string>& flags) {
+    Output o = in_container(flags, "cd /dev && ls -d nvidia* | sort | tr '\\n' ' '");
+    EXPECT_EQ(o.status, 0) << o.err;
+    return trim_end(o.out);
+  }
+
+  BerthEnv env_;
+  imgtest::FixtureImage img_;
+  std::string fake_;
+  std::vector<FakeGpu> gpus_;
+};
+
+const std::string kLib = "/usr/lib/x86_64-linux-gnu/";
+
+TEST_F(Gpus, AllGpusNodesMajorsSmiAndEnv) {
+  Output o = in_container({"--gpus", "all"},
+                          "stat -c '%n %t:%T' /dev/nvidia0 /dev/nvidia1 /dev/nvidiactl /dev/nvidia-uvm; "
+                          "nvidia-smi -L; echo \"$NVIDIA_VISIBLE_DEVICES $NVIDIA_DRIVER_CAPABILITIES\"");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("/dev/nvidia0 c3:0"), std::string::npos) << o.out;  // 195:0
+  EXPECT_NE(o.out.find("/dev/nvidia1 c3:1"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("/dev/nvidiactl c3:ff"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("/dev/nvidia-uvm 1fc:0"), std::string::npos) << o.out;  // 508:0
+  EXPECT_NE(o.out.find(gpus_[0].uuid), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(gpus_[1].uuid), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("all compute,utility"), std::string::npos) << o.out;
+}
+
+TEST_F(Gpus, SelectionByIndexUuidAndBusHidesTheOthers) {
+  EXPECT_EQ(nvidia_nodes({"--gpus", "\"device=1\""}), "nvidia-uvm nvidia-uvm-tools nvidia1 nvidiactl");
+  EXPECT_EQ(nvidia_nodes({"--gpus", "device=" + gpus_[0].uuid}), "nvidia-uvm nvidia-uvm-tools nvidia0 nvidiactl");
+  EXPECT_EQ(nvidia_nodes({"--gpus", "2"}), "nvidia-uvm nvidia-uvm-tools nvidia0 nvidia1 nvidiactl");
+  // nvidia-smi inside sees only the selected GPU: /proc/driver/nvidia/gpus is filtered.
+  Output o = in_container({"--gpus", "\"device=1\""}, "nvidia-smi -L; ls /proc/driver/nvidia/gpus; "
+                                                      "grep ModifyDeviceFiles /proc/driver/nvidia/params");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find(gpus_[1].uuid), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find(gpus_[0].uuid), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find(gpus_[0].bus), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("ModifyDeviceFiles: 0"), std::string::npos) << o.out;
+  EXPECT_EQ(trim_end(in_container({"--gpus", "device=" + gpus_[1].bus}, "echo $NVIDIA_VISIBLE_DEVICES").out),
+            gpus_[1].bus);
+}
+
+TEST_F(Gpus, LibrariesPerCapabilityReadOnlyWithSonameLinks) {
+  std::string cuda = kLib + "libcuda.so." + kVersion;
+  Output o = in_container({"--gpus", "all"},
+                          "ls -l " + kLib + "libcuda.so.1 " + kLib + "libcuda.so; test -f " + cuda +
+                              " && echo has-cuda; test -f " + kLib + "libnvidia-encode.so." + kVersion +
+                              " || echo no-encode; touch " + cuda + " 2>/dev/null || echo read-only");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("libcuda.so.1 -> libcuda.so." + std::string(kVersion)), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("libcuda.so -> libcuda.so.1"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("has-cuda"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("no-encode"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("read-only"), std::string::npos) << o.out;
+  // utility only: nvidia-smi and NVML, no libcuda, no uvm.
+  Output u = in_container({"--gpus", "all", "-e", "NVIDIA_DRIVER_CAPABILITIES=utility"},
+                          "test -e " + cuda + " || echo no-cuda; test -e /dev/nvidia-uvm || echo no-uvm; "
+                          "test -f " + kLib + "libnvidia-ml.so." + kVersion + " && echo has-nvml; nvidia-smi -L");
+  ASSERT_EQ(u.status, 0) << u.err;
+  for (const char* want : {"no-cuda", "no-uvm", "has-nvml", "GPU 0"})
+    EXPECT_NE(u.out.find(want), std::string::npos) << want << " in " << u.out;
+  // --gpus capabilities= wins over the image's variable; video brings the encoder.
+  Output v = in_container({"--gpus", "all,\"capabilities=compute,video\""},
+                          "test -f " + kLib + "libnvidia-encode.so." + kVersion + " && echo has-encode; "
+                          "echo $NVIDIA_DRIVER_CAPABILITIES");
+  ASSERT_EQ(v.status, 0) << v.err;
+  EXPECT_NE(v.out.find("has-encode"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("compute,video"), std::string::npos) << v.out;
+}
+
+TEST_F(Gpus, DeviceCgroupAllowsTheSelectedNodesOnly) {
+  // No nvidia module on this host: opening an allowed node reaches the kernel (ENXIO); a node
+  // made inside for a GPU not selected is refused by the device cgroup (EPERM).
+  Output o = in_container({"--gpus", "\"device=0\""},
+                          "cat /dev/nvidia0 2>&1; mknod /tmp/n1 c 195 1 && cat /tmp/n1 2>&1; true");
+  EXPECT_NE(o.out.find("No such device or address"), std::string::npos) << o.out << o.err;
+  EXPECT_NE(o.out.find("Operation not permitted"), std::string::npos) << o.out << o.err;
+}
+
+TEST_F(Gpus, ImageOrUserVariableAloneGrantsNothing) {
+  EXPECT_EQ(nvidia_nodes({"-e", "NVIDIA_VISIBLE_DEVICES=all"}), "");
+  EXPECT_EQ(nvidia_nodes({"--gpus", "0"}), "") << "--gpus 0 asks for none";
+}
+
+TEST_F(Gpus, MigDeviceBringsItsParentAndCaps) {
+  Output ls = berth({"gpu", "ls"});
+  ASSERT_EQ(ls.status, 0) << ls.err;
+  EXPECT_NE(ls.out.find(gpus_[0].uuid), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("0:0"), std::string::npos) << "MIG devices listed: " << ls.out;
+  Output o = in_container({"--gpus", "\"device=0:0\""}, "ls /dev/nvidia-caps; ls -d /dev/nvidia[0-9]*");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("nvidia-cap"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("/dev/nvidia0"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("/dev/nvidia1"), std::string::npos) << o.out;
+}
+
+TEST_F(Gpus, ClearErrors) {
+  Output bad = in_container({"--gpus", "\"device=7\""}, "true");
+  EXPECT_EQ(bad.status, 125);
+  EXPECT_NE(bad.err.find("unknown GPU device 7"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find(gpus_[1].uuid), std::string::npos) << "lists what the host has: " << bad.err;
+  EXPECT_EQ(lines_of(bad.err).size(), 1u) << bad.err;
+
+  Output syntax = in_container({"--gpus", "all,device=0"}, "true");
+  EXPECT_EQ(syntax.status, 125);
+  EXPECT_NE(syntax.err.find("--gpus"), std::string::npos) << syntax.err;
+
+  Output req = in_container({"--gpus", "all", "-e", "NVIDIA_REQUIRE_CUDA=cuda>=99.0"}, "true");
+  EXPECT_EQ(req.status, 125);
+  EXPECT_NE(req.err.find("unsatisfied condition: cuda>=99.0"), std::string::npos) << req.err;
+  Output skip = in_container({"--gpus", "all", "-e", "NVIDIA_REQUIRE_CUDA=cuda>=99.0", "-e",
+                              "NVIDIA_DISABLE_REQUIRE=true"}, "true");
+  EXPECT_EQ(skip.status, 0) << skip.err;
+
+  ::setenv("BERTH_NVIDIA_PROC_ROOT", env_.path("no-proc").c_str(), 1);
+  Output none = in_container({"--gpus", "all"}, "true");
+  EXPECT_EQ(none.status, 125);
+  EXPECT_NE(none.err.find("no NVIDIA driver found"), std::string::npos) << none.err;
+  EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "") << "nothing left behind";
+}
+
+TEST_F(Gpus, CdiGenerateThenDeviceByName) {
+  std::string dir = env_.path("cdi");
+  Output gen = berth({"gpu", "cdi", "generate", "-o", dir + "/nvidia.yaml"});
+  ASSERT_EQ(gen.status, 0) << gen.err;
+  Output names = berth({"--cdi-spec-dir", dir, "gpu", "cdi", "ls"});
+  EXPECT_NE(names.out.find("nvidia.com/gpu=0\n"), std::string::npos) << names.out;
+  EXPECT_NE(names.out.find("nvidia.com/gpu=all\n"), std::string::npos) << names.out;
+  EXPECT_NE(names.out.find("nvidia.com/gpu=" + gpus_[1].uuid), std::string::npos) << names.out;
+  Output o = env_.berth({"--cdi-spec-dir", dir, "run", "--rm", "--network", "none", "--device",
+                         "nvidia.com/gpu=1", "bb", "sh", "-c",
+                         "ls -d /dev/nvidia[0-9]*; ls " + kLib + "libcuda.so.1 && echo $NVIDIA_VISIBLE_DEVICES"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("/dev/nvidia1"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("/dev/nvidia0"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("void"), std::string::npos) << o.out;
+  Output unknown = env_.berth({"--cdi-spec-dir", dir, "run", "--rm", "--network", "none", "--device",
+                               "nvidia.com/gpu=9", "bb", "true"});
+  EXPECT_EQ(unknown.status, 125);
+  EXPECT_NE(unknown.err.find("nvidia.com/gpu=9"), std::string::npos) << unknown.err;
+}
+
+TEST_F(Gpus, CdiVendorSpecEditsEnvNodesAndMounts) {
+  std::string dir = env_.path("cdi-accel");
+  std::filesystem::create_directories(dir);
+  std::ofstream(env_.path("accel-lib")) << "accel\n";
+  std::ofstream(dir + "/accel.yaml")
+      << "cdiVersion: \"0.6.0\"\nkind: example.com/accel\ndevices:\n"
+      << "  - name: \"0\"\n    containerEdits:\n      deviceNodes:\n"
+      << "        - {path: /dev/accel0, hostPath: " << fake_ << "/dev/nvidia1}\n"
+      << "containerEdits:\n  env: [\"ACCEL_VISIBLE=1\"]\n  mounts:\n"
+      << "    - {hostPath: " << env_.path("accel-lib") << ", containerPath: /opt/accel/lib, options: [ro, bind]}\n";
+  Output o = env_.berth({"--cdi-spec-dir", dir, "run", "--rm", "--network", "none", "--device",
+                         "example.com/accel=0", "bb", "sh", "-c",
+                         "stat -c '%t:%T' /dev/accel0; echo $ACCEL_VISIBLE; cat /opt/accel/lib"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "c3:1\n1\naccel\n");
+  Output bad = env_.berth({"--cdi-spec-dir", dir, "run", "--rm", "--device", "example.com/accel", "bb", "true"});
+  EXPECT_EQ(bad.status, 125) << "not a qualified name and not a path: " << bad.err;
+}
+
+}  // namespace
+}  // namespace berth::gputest
