@@ -11,12 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 RUNS=${1:-20}
-PEERS=${PEERS:-$REPO/../shared/peers}
-PB=${PB:-/var/tmp/peerbench}
-REG=${REG:-localhost:5000}
+IMG=bench/bb:latest
 
 scripts/install-deps.sh --bench
-"$PEERS/make-bb-image.sh" >/dev/null
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build >/dev/null
 
@@ -32,15 +29,21 @@ trap cleanup EXIT
 tests/fixtures/mk-fake-nvidia-driver.sh "$work/nv" 550.54.15
 export BERTH_NVIDIA_DRIVER_ROOT=$work/nv/driver BERTH_NVIDIA_DEV_ROOT=$work/nv \
   BERTH_NVIDIA_PROC_ROOT=$work/nv/proc BERTH_NVIDIA_SYS_ROOT=$work/nv/sys BERTH_NVIDIA_RUN_ROOT=$work/nv
-$B load -q -i "$PB/bb.tar" >/dev/null
+# A busybox image made here (Debian's busybox-static): no peer or registry needed.
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
+cp /bin/busybox "$work/rootfs/bin/busybox"
+for a in sh true ls cat; do ln -s busybox "$work/rootfs/bin/$a"; done
+echo "root:x:0:0:root:/root:/bin/sh" >"$work/rootfs/etc/passwd"
+echo "root:x:0:" >"$work/rootfs/etc/group"
+tar -C "$work/rootfs" -c . | $B import - $IMG >/dev/null
 $B gpu cdi generate -o "$work/cdi/nvidia.yaml" 2>/dev/null
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 table=$(python3 bench/interleave.py --runs "$RUNS" --warmup 3 --baseline plain \
-  "plain=$B run --rm --network none $REG/bb:latest true" \
-  "gpus-all=$B run --rm --network none --gpus all $REG/bb:latest true" \
-  "gpus-utility=$B run --rm --network none --gpus all -e NVIDIA_DRIVER_CAPABILITIES=utility $REG/bb:latest true" \
-  "cdi-all=$B --cdi-spec-dir $work/cdi run --rm --network none --device nvidia.com/gpu=all $REG/bb:latest true")
+  "plain=$B run --rm --network none $IMG true" \
+  "gpus-all=$B run --rm --network none --gpus all $IMG true" \
+  "gpus-utility=$B run --rm --network none --gpus all -e NVIDIA_DRIVER_CAPABILITIES=utility $IMG true" \
+  "cdi-all=$B --cdi-spec-dir $work/cdi run --rm --network none --device nvidia.com/gpu=all $IMG true")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 section="$work/section.md"

@@ -203,6 +203,23 @@ TEST_F(Gpus, ClearErrors) {
   EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "") << "nothing left behind";
 }
 
+TEST_F(Gpus, DriverRootsFromTheConfigFile) {
+  for (const char* v : {"BERTH_NVIDIA_DRIVER_ROOT", "BERTH_NVIDIA_DEV_ROOT", "BERTH_NVIDIA_PROC_ROOT",
+                        "BERTH_NVIDIA_SYS_ROOT", "BERTH_NVIDIA_RUN_ROOT"})
+    ::unsetenv(v);
+  std::filesystem::create_directories(env_.config());
+  nlohmann::json cfg = {{"nvidia-driver-root", fake_ + "/driver"}, {"nvidia-dev-root", fake_},
+                        {"nvidia-proc-root", fake_ + "/proc"}, {"nvidia-sys-root", fake_ + "/sys"}};
+  std::ofstream(env_.config() + "/berth.json") << cfg.dump();
+  Output ls = berth({"gpu", "ls", "-q"});
+  ASSERT_EQ(ls.status, 0) << ls.err;
+  EXPECT_EQ(lines_of(ls.out), (std::vector<std::string>{gpus_[0].uuid, gpus_[1].uuid}));
+  EXPECT_EQ(nvidia_nodes({"--gpus", "\"device=0\""}), "nvidia-uvm nvidia-uvm-tools nvidia0 nvidiactl");
+  // The environment still wins over the file.
+  ::setenv("BERTH_NVIDIA_PROC_ROOT", env_.path("no-proc").c_str(), 1);
+  EXPECT_NE(berth({"gpu", "ls"}).err.find("no NVIDIA driver found"), std::string::npos);
+}
+
 TEST_F(Gpus, CdiGenerateThenDeviceByName) {
   std::string dir = env_.path("cdi");
   Output gen = berth({"gpu", "cdi", "generate", "-o", dir + "/nvidia.yaml"});
