@@ -113,7 +113,9 @@ std::string Engine::rootfs_path(const std::string& id) const {
 
 Result<Container> Engine::create(CreateRequest req) {
   const std::string& net = req.spec.network;  // docker checks the network at create
-  if (net != "host" && net != "none" && net.rfind("container:", 0) != 0)
+  if (net.rfind("container:", 0) == 0)
+    (void)TRY(get(std::string_view(net).substr(10)));  // docker: "No such container"
+  else if (net != "host" && net != "none")
     (void)TRY(find_network(store_.db(), net));
   storage::ImageRecord img = TRY(store_.find(req.spec.image));
   image::ImageConfig ic = TRY_CTX(image::parse_image_config(img.config), "image " + req.spec.image);

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/strings.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "containers/engine.h"
@@ -111,9 +112,10 @@ int stop_signal_of(const ContainerSpec& s) {
 
 // The mounts docker adds: the /etc files, then volumes, binds and tmpfs in the order given,
 // then the image's VOLUMEs nothing else covers (anonymous volumes).
-static Result<std::vector<oci::Mount>> assemble_mounts(Engine& e, Container& c, bool* changed) {
+static Result<std::vector<oci::Mount>> assemble_mounts(Engine& e, Container& c, bool* changed,
+                                                      const std::string& etc_dir) {
   std::vector<oci::Mount> out;
-  std::string dir = e.container_dir(c.id);
+  const std::string& dir = etc_dir;
   for (const char* f : {"hostname", "hosts", "resolv.conf"})
     out.push_back({.destination = std::string("/etc/") + f,
                    .type = "bind",
@@ -167,10 +169,31 @@ static Result<std::vector<oci::Mount>> assemble_mounts(Engine& e, Container& c, 
   return out;
 }
 
+// docker's --ipc shareable (a host tmpfs as /dev/shm that others may join) and
+// --ipc container:NAME (that container's IPC namespace and /dev/shm; it must be shareable).
+static Status prepare_ipc(Engine& e, const Container& c, SpecInputs& in) {
+  if (c.spec.ipc == "shareable") {
+    in.shm_host_dir = path_join(e.run_dir(c.id), "shm");
+    return mount_shareable_shm(in.shm_host_dir, c.spec.shm_size > 0 ? c.spec.shm_size : default_shm_size());
+  }
+  if (c.spec.ipc.rfind("container:", 0) != 0) return ok();
+  Container other = TRY(e.get(std::string_view(c.spec.ipc).substr(10)));
+  if (other.id == c.id) return Error::invalid("cannot join own IPC namespace");
+  if (other.state.status != "running" || other.state.pid <= 0)
+    return Error::invalid("cannot join IPC of a non running container: " + other.name);
+  if (other.spec.ipc != "shareable")
+    return Error::invalid("cannot join IPC of container " + other.name +
+                          ": non-shareable IPC (hint: use --ipc shareable for the donor container)");
+  in.ipc_ns_path = "/proc/" + std::to_string(other.state.pid) + "/ns/ipc";
+  in.shm_host_dir = path_join(e.run_dir(other.id), "shm");
+  return ok();
+}
+
 // Everything up to the runtime: rootfs, volumes, network, /etc files, config.json.
 static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   bool changed = false;
-  std::vector<oci::Mount> mounts = TRY(assemble_mounts(e, c, &changed));
+  std::string etc_dir = net.shared_etc_dir.empty() ? e.container_dir(c.id) : net.shared_etc_dir;
+  std::vector<oci::Mount> mounts = TRY(assemble_mounts(e, c, &changed, etc_dir));
   if (changed) TRY(e.store().db().set_container_config(c.id, spec_to_json(c.spec).dump()));
   ResolvedUser user = TRY(resolve_user(e.rootfs_path(c.id), c.spec.user, c.spec.group_add));
   EtcInputs etc{.hostname = c.spec.hostname,
@@ -185,14 +208,19 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   for (auto& h : etc.extra_hosts)
     if (h.size() > 13 && h.compare(h.size() - 13, 13, ":host-gateway") == 0)
       h = h.substr(0, h.size() - 12) + (net.gateway.empty() ? "127.0.0.1" : net.gateway);
-  TRY(write_etc_files(e.container_dir(c.id), etc));
+  if (net.shared_etc_dir.empty()) TRY(write_etc_files(e.container_dir(c.id), etc));
   SpecInputs in{.rootfs = e.rootfs_path(c.id), .user = user.user, .netns_path = net.netns_path,
                 .extra_mounts = std::move(mounts)};
+  TRY(prepare_ipc(e, c, in));
   ContainerSpec& s = c.spec;
   bool has_home = false;
   for (const auto& env : s.env) has_home = has_home || env.rfind("HOME=", 0) == 0;
   Container with_home = c;
   if (!has_home) with_home.spec.env.push_back("HOME=" + user.home);
+  if (!net.shared_etc_dir.empty()) {  // the other container's hostname, as docker does
+    auto h = read_file(path_join(net.shared_etc_dir, "hostname"), 4096);
+    if (h) with_home.spec.hostname = std::string(trim(*h));
+  }
   oci::Spec spec = TRY(build_oci_spec(with_home, in));
   gpu::ContainerEdits devices =
       TRY(gpu_edits(e.options(), s, path_join(e.run_dir(c.id), "nvidia-params")));

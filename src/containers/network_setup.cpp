@@ -152,8 +152,17 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
   NetworkAttachment a;
   a.network = c.spec.network;
   if (c.spec.network == "host") return a;
-  if (c.spec.network.rfind("container:", 0) == 0)
-    return Error::invalid("--network container:NAME is not supported yet");
+  if (c.spec.network.rfind("container:", 0) == 0) {
+    // Join the other container's network namespace, as it is now (docker does the same: a
+    // restart of the other container leaves this one in the old namespace).
+    Container other = TRY(e.get(c.spec.network.substr(10)));
+    if (other.id == c.id) return Error::invalid("cannot join own network");
+    if (other.state.status != "running" || other.state.pid <= 0)
+      return Error::invalid("cannot join network of a non running container: " + other.name);
+    a.netns_path = "/proc/" + std::to_string(other.state.pid) + "/ns/net";
+    a.shared_etc_dir = e.container_dir(other.id);
+    return a;
+  }
   std::string path = netns_path(e, c.id);
   if (c.spec.network == "none") {
     TRY(mkdir_all(dirname_of(path), 0755));
@@ -211,7 +220,7 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
 }
 
 Status teardown_network(Engine& e, const Container& c) {
-  if (c.spec.network == "host") return ok();
+  if (c.spec.network == "host" || c.spec.network.rfind("container:", 0) == 0) return ok();
   Status first = ok();
   auto keep = [&](Status s) {
     if (!s && first) first = std::move(s);

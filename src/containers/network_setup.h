@@ -24,6 +24,9 @@ struct NetworkAttachment {
   int prefix_len = 0;
   std::vector<PortBinding> ports;  // as bound
   std::vector<std::pair<std::string, std::string>> peers;  // name, ip on the same network
+  // --network container:NAME: the other container's folder, whose hostname, hosts and
+  // resolv.conf this one shares (docker's behaviour); "" otherwise.
+  std::string shared_etc_dir;
 };
 
 Result<NetworkAttachment> setup_network(Engine& e, Container& c);

@@ -97,11 +97,21 @@ Status Engine::prepare_rootfs(Container& c) {
   return ok();
 }
 
+Status mount_shareable_shm(const std::string& dir, int64_t bytes) {
+  TRY(mkdir_all(dir, 0700));
+  if (is_mount_point(dir)) return ok();
+  std::string opts = "mode=1777,size=" + std::to_string(bytes);
+  if (::mount("shm", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts.c_str()) < 0)
+    return sys_error("mount the shareable /dev/shm", dir);
+  return ok();
+}
+
 Status Engine::release_rootfs(const Container& c) {
-  std::string target = rootfs_path(c.id);
-  while (is_mount_point(target))
-    if (::umount2(target.c_str(), MNT_DETACH) < 0 && errno != EINVAL)
-      return sys_error("unmount", target);
+  // --ipc shareable: the /dev/shm tmpfs lives on the host so others can join it.
+  for (const std::string& target : {path_join(run_dir(c.id), "shm"), rootfs_path(c.id)})
+    while (is_mount_point(target))
+      if (::umount2(target.c_str(), MNT_DETACH) < 0 && errno != EINVAL)
+        return sys_error("unmount", target);
   return ok();
 }
 

@@ -18,6 +18,9 @@ std::string volume_data_dir(const std::string& root, const std::string& name);
 // name. *created tells whether it was new (then copy_up_volume applies).
 Result<std::string> ensure_volume(storage::Db& db, const std::string& root, std::string name,
                                   bool* created);
+// --ipc shareable: a tmpfs at dir (made if missing) of bytes, for /dev/shm; idempotent.
+// release_rootfs unmounts it.
+Status mount_shareable_shm(const std::string& dir, int64_t bytes);
 Status copy_up_volume(const std::string& rootfs, const std::string& target, const std::string& data);
 
 }  // namespace berth::containers

@@ -29,7 +29,7 @@ oci::Mount mount(std::string dest, std::string type, std::string source,
                     .options = std::move(options)};
 }
 
-std::vector<oci::Mount> base_mounts(const ContainerSpec& s, int64_t shm_bytes) {
+std::vector<oci::Mount> base_mounts(const ContainerSpec& s, const SpecInputs& in, int64_t shm_bytes) {
   std::vector<oci::Mount> m = {
       mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
       mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
@@ -42,17 +42,20 @@ std::vector<oci::Mount> base_mounts(const ContainerSpec& s, int64_t shm_bytes) {
   };
   if (s.ipc == "host")
     m.push_back(mount("/dev/shm", "bind", "/dev/shm", {"rbind", "nosuid", "noexec", "nodev"}));
-  else
+  else if (!in.shm_host_dir.empty())
+    m.push_back(mount("/dev/shm", "bind", in.shm_host_dir, {"rbind", "nosuid", "noexec", "nodev"}));
+  else if (s.ipc != "none")
     m.push_back(mount("/dev/shm", "tmpfs", "shm",
                       {"nosuid", "noexec", "nodev", "mode=1777",
                        "size=" + std::to_string(shm_bytes)}));
   return m;
 }
 
-void add_cap_namespaces(oci::Linux& l, const ContainerSpec& s, const std::string& netns) {
+void add_cap_namespaces(oci::Linux& l, const ContainerSpec& s, const std::string& netns,
+                        const std::string& ipc_ns) {
   l.namespaces.push_back({"mount", ""});
   if (s.pid_mode != "host") l.namespaces.push_back({"pid", ""});
-  if (s.ipc != "host") l.namespaces.push_back({"ipc", ""});
+  if (s.ipc != "host") l.namespaces.push_back({"ipc", ipc_ns});
   if (s.uts_mode != "host") l.namespaces.push_back({"uts", ""});
   if (s.network != "host") l.namespaces.push_back({"network", netns});
 }
@@ -194,9 +197,9 @@ Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in) {
   oci::Linux l;
   TRY(apply_security(s, p, l));
   spec.process = std::move(p);
-  spec.mounts = base_mounts(s, s.shm_size > 0 ? s.shm_size : default_shm_size());
+  spec.mounts = base_mounts(s, in, s.shm_size > 0 ? s.shm_size : default_shm_size());
   for (const auto& m : in.extra_mounts) spec.mounts.push_back(m);
-  add_cap_namespaces(l, s, in.netns_path);
+  add_cap_namespaces(l, s, in.netns_path, in.ipc_ns_path);
   l.cgroups_path = "/berth/" + c.id;
   oci::Resources r = resources(s);
   for (const auto& d : s.devices) TRY(add_devices(d, l, r));

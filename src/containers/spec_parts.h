@@ -18,6 +18,10 @@ struct SpecInputs {
   oci::User user;          // resolved in the image
   std::string netns_path;  // "" = a new empty network namespace (or host when network=host)
   std::vector<oci::Mount> extra_mounts;  // /etc files, volumes, binds, tmpfs
+  // --ipc shareable|container:NAME: the host folder mounted at /dev/shm (the shareable
+  // container's tmpfs), and the IPC namespace to join ("" = a new one).
+  std::string shm_host_dir;
+  std::string ipc_ns_path;
 };
 
 Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in);

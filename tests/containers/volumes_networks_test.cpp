@@ -318,6 +318,92 @@ TEST_F(VolumesNetworksTest, ContainersOnAUserNetworkReachEachOtherByName) {
   EXPECT_FALSE(link_exists(bridges_.back()));
 }
 
+TEST_F(VolumesNetworksTest, NetworkContainerModeSharesTheOthersNamespaceAndNames) {
+  std::string a = tag_ + "-srv";
+  std::string ida = run_d({"--name", a, "bb", "sh", "-c",
+                           "mkdir /w && echo hello-over-lo > /w/index.html && exec busybox httpd -f -p 127.0.0.1:80 -h /w"});
+  // Its loopback is our loopback: the server listens on 127.0.0.1 only.
+  Output wget;
+  for (int i = 0; i < 50; ++i) {
+    wget = berth({"run", "--rm", "--network", "container:" + a, "bb", "busybox", "wget", "-O-",
+                  "http://127.0.0.1/"});
+    if (wget.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(wget.out, "hello-over-lo\n") << wget.err;
+  Output names = berth({"run", "--rm", "--network", "container:" + ida.substr(0, 12), "bb", "sh", "-c",
+                        "cat /etc/hostname; echo $HOSTNAME; readlink /proc/self/ns/net"});
+  Output theirs = berth({"exec", a, "sh", "-c", "readlink /proc/self/ns/net"});
+  ASSERT_EQ(names.status, 0) << names.err;
+  EXPECT_EQ(names.out, ida.substr(0, 12) + "\n" + ida.substr(0, 12) + "\n" + theirs.out) << "hostname, netns";
+
+  for (auto [flags, want] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"-p", "8080:80"}, "port publishing and the container type network mode"},
+           {{"--hostname", "x"}, "hostname and the network mode"},
+           {{"--add-host", "h:1.2.3.4"}, "custom host-to-IP mapping"},
+           {{"--dns", "1.1.1.1"}, "dns and the network mode"}}) {
+    std::vector<std::string> args = {"run", "--rm", "--network", "container:" + a};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"bb", "true"});
+    Output o = berth(args);
+    EXPECT_EQ(o.status, 125) << flags[0];
+    EXPECT_NE(o.err.find(want), std::string::npos) << o.err;
+  }
+  Output nosuch = berth({"run", "--rm", "--network", "container:nosuch", "bb", "true"});
+  EXPECT_EQ(nosuch.status, 125);
+  EXPECT_NE(nosuch.err.find("No such container: nosuch"), std::string::npos) << nosuch.err;
+  EXPECT_EQ(berth({"stop", "-t", "1", a}).status, 0);
+  Output stopped = berth({"run", "--rm", "--network", "container:" + a, "bb", "true"});
+  EXPECT_EQ(stopped.status, 125);
+  EXPECT_NE(stopped.err.find("cannot join network of a non running container: " + a), std::string::npos)
+      << stopped.err;
+  EXPECT_EQ(berth({"rm", "-f", ida}).status, 0);
+}
+
+TEST_F(VolumesNetworksTest, IpcModesHostPrivateNoneShareableAndJoin) {
+  char host_ns[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/ipc", host_ns, sizeof host_ns - 1), 0);
+  auto ns_of = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"run", "--rm", "--network", "none"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"bb", "readlink", "/proc/self/ns/ipc"});
+    Output o = berth(args);
+    EXPECT_EQ(o.status, 0) << o.err;
+    return trim_end(o.out);
+  };
+  EXPECT_EQ(ns_of({"--ipc", "host"}), host_ns);
+  EXPECT_NE(ns_of({}), host_ns);
+  Output none = berth({"run", "--rm", "--network", "none", "--ipc", "none", "bb", "sh", "-c",
+                       "test -d /dev/shm && echo has-shm || echo no-shm"});
+  EXPECT_EQ(none.out, "no-shm\n") << none.err;
+
+  std::string donor = tag_ + "-ipc", priv = tag_ + "-priv";
+  run_d({"--name", donor, "--network", "none", "--ipc", "shareable", "bb", "sh", "-c",
+         "echo from-donor > /dev/shm/token && exec sleep 1000"});
+  run_d({"--name", priv, "--network", "none", "bb", "sleep", "1000"});
+  Output joined;
+  for (int i = 0; i < 50; ++i) {
+    joined = berth({"run", "--rm", "--network", "none", "--ipc", "container:" + donor, "bb", "sh", "-c",
+                    "cat /dev/shm/token && readlink /proc/self/ns/ipc"});
+    if (joined.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  Output theirs = berth({"exec", donor, "readlink", "/proc/self/ns/ipc"});
+  EXPECT_EQ(joined.out, "from-donor\n" + theirs.out) << joined.err;
+  Output refused = berth({"run", "--rm", "--network", "none", "--ipc", "container:" + priv, "bb", "true"});
+  EXPECT_EQ(refused.status, 125);
+  EXPECT_NE(refused.err.find("non-shareable IPC"), std::string::npos) << refused.err;
+  Output bad = berth({"run", "--rm", "--ipc", "sideways", "bb", "true"});
+  EXPECT_EQ(bad.status, 125);
+  EXPECT_NE(bad.err.find("invalid IPC mode: sideways"), std::string::npos) << bad.err;
+  // The donor's host-side tmpfs goes with it.
+  std::string id = trim_end(berth({"inspect", "-f", "{{.Id}}", donor}).out);
+  EXPECT_EQ(berth({"rm", "-f", donor, priv}).status, 0);
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) EXPECT_EQ(line.find(id + "/shm"), std::string::npos) << line;
+}
+
 TEST_F(VolumesNetworksTest, UnknownNetwork) {
   Output o = berth({"run", "--rm", "--network", "nosuch", "bb", "true"});
   EXPECT_EQ(o.status, 125);

@@ -55,7 +55,7 @@ void add_run_flags(CLI::App* c, RunFlags& f) {
   c->add_flag("-P,--publish-all", f.publish_all, "Publish all exposed ports to random ports");
   c->add_option("--expose", f.expose, "Expose a port or a range of ports");
   c->add_option("--network,--net", f.network, "Connect a container to a network");
-  c->add_option("--ipc", f.ipc, "IPC mode to use (host, private, shareable)");
+  c->add_option("--ipc", f.ipc, "IPC mode to use (private, shareable, host, none, container:NAME)");
   c->add_option("--pid", f.pid, "PID namespace to use (host)");
   c->add_option("--uts", f.uts, "UTS namespace to use (host)");
   c->add_option("--shm-size", f.shm_size, "Size of /dev/shm (default: half the memory)");
@@ -167,12 +167,23 @@ Status apply_network(const RunFlags& f, ContainerSpec& s) {
   s.dns_options = f.dns_option;
   if ((s.network == "host" || s.network == "none") && !f.hostname.empty() && s.network == "host")
     return Error::invalid("conflicting options: hostname and the network mode");
+  if (s.network.rfind("container:", 0) == 0) {  // docker's errors for what cannot apply
+    if (s.network.size() == 10) return Error::invalid("invalid --network: container: needs a name");
+    if (!f.hostname.empty()) return Error::invalid("conflicting options: hostname and the network mode");
+    if (!s.ports.empty() || s.publish_all)
+      return Error::invalid("conflicting options: port publishing and the container type network mode");
+    if (!s.extra_hosts.empty())
+      return Error::invalid("conflicting options: custom host-to-IP mapping and the network mode");
+    if (!s.dns.empty() || !s.dns_search.empty() || !s.dns_options.empty())
+      return Error::invalid("conflicting options: dns and the network mode");
+  }
   return ok();
 }
 
 Status apply_modes(const RunFlags& f, ContainerSpec& s) {
   s.ipc = f.ipc.empty() ? "private" : f.ipc;
-  if (s.ipc != "private" && s.ipc != "host" && s.ipc != "shareable" && s.ipc != "none")
+  bool join = s.ipc.rfind("container:", 0) == 0 && s.ipc.size() > 10;
+  if (s.ipc != "private" && s.ipc != "host" && s.ipc != "shareable" && s.ipc != "none" && !join)
     return Error::invalid("--ipc: invalid IPC mode: " + f.ipc);
   if (!f.pid.empty() && f.pid != "host") return Error::invalid("--pid: invalid PID mode: " + f.pid);
   s.pid_mode = f.pid;
