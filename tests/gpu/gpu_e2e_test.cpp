@@ -136,6 +136,12 @@ TEST_F(Gpus, LibrariesPerCapabilityReadOnlyWithSonameLinks) {
   EXPECT_NE(o.out.find("has-cuda"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("no-encode"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("read-only"), std::string::npos) << o.out;
+  // Firmware, the persistenced socket and the MPS folder come at their host paths.
+  Output extra = in_container({"--gpus", "all"},
+                              "test -f /lib/firmware/nvidia/" + std::string(kVersion) +
+                                  "/gsp_ga10x.bin && test -e /run/nvidia-persistenced/socket && "
+                                  "test -d /tmp/nvidia-mps && echo extras");
+  EXPECT_EQ(extra.out, "extras\n") << extra.err;
   // utility only: nvidia-smi and NVML, no libcuda, no uvm.
   Output u = in_container({"--gpus", "all", "-e", "NVIDIA_DRIVER_CAPABILITIES=utility"},
                           "test -e " + cuda + " || echo no-cuda; test -e /dev/nvidia-uvm || echo no-uvm; "
