@@ -11,7 +11,7 @@ BUILD="build-essential cmake ninja-build pkg-config git
 TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format clang-tidy
   busybox-static iproute2 procps util-linux uidmap umoci
   podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3
-  docker-registry skopeo apache2-utils openssl curl tar gzip"
+  docker-registry skopeo apache2-utils openssl curl tar gzip xvfb xauth"
 BENCH="hyperfine python3 isal"  # the peers themselves: ../shared/peers/setup.sh
 
 want="$BUILD $TEST"

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -338,6 +340,95 @@ TEST_F(Containers, StdinPipeDetachKeysAndAttach) {
   Output a = regtest::run({"sh", "-c", "(sleep 1; printf 'exit 4\\r'; sleep 1) | script -qec \"" + att + "\" /dev/null"}, "", 60);
   EXPECT_EQ(a.status, 4) << a.out << a.err;
   EXPECT_TRUE(eventually([&] { return inspect("det")["State"]["Status"] == "exited"; }));
+}
+
+// An Xvfb server on a display nobody uses, with a cookie file; killed, and its socket, lock
+// and cookie removed, however the test ends (SIGKILL leaves the socket and lock behind).
+class XvfbDisplay {
+ public:
+  explicit XvfbDisplay(std::string cookie_file) : cookie_file_(std::move(cookie_file)) {}
+  ~XvfbDisplay() {
+    xvfb_.stop();
+    ::unlink(cookie_file_.c_str());
+    if (!launched_) return;  // the display's files are someone else's
+    ::unlink(socket_path().c_str());
+    ::unlink(lock_path().c_str());
+  }
+  XvfbDisplay(const XvfbDisplay&) = delete;
+  XvfbDisplay& operator=(const XvfbDisplay&) = delete;
+
+  // Picks a free display, writes the cookie and starts Xvfb; "" when its socket is up.
+  std::string start(const std::string& log) {
+    for (int i = 0; i < 9 && number_ < 0; ++i) {
+      int n = 90 + (::getpid() + i) % 9;
+      if (::access(socket_path(n).c_str(), F_OK) != 0 && ::access(lock_path(n).c_str(), F_OK) != 0)
+        number_ = n;
+    }
+    if (number_ < 0) return "no free display among :90 to :98";
+    Output add = regtest::run(
+        {"xauth", "-f", cookie_file_, "add", display(), "MIT-MAGIC-COOKIE-1", random_hex(16)});
+    if (add.status != 0) return "xauth add: " + add.err;
+    xvfb_ = regtest::Child({"Xvfb", display(), "-auth", cookie_file_, "-nolisten", "tcp"}, log);
+    launched_ = true;
+    for (int i = 0; i < 200; ++i) {
+      if (::access(socket_path().c_str(), F_OK) == 0) return "";
+      if (!xvfb_.alive()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return "Xvfb " + display() + " did not create " + socket_path() +
+           " within 10 s: " + regtest::read_text(log);
+  }
+  std::string display() const { return ":" + std::to_string(number_); }
+
+ private:
+  std::string socket_path(int n = -1) const {
+    return "/tmp/.X11-unix/X" + std::to_string(n < 0 ? number_ : n);
+  }
+  std::string lock_path(int n = -1) const {
+    return "/tmp/.X" + std::to_string(n < 0 ? number_ : n) + "-lock";
+  }
+  static std::string random_hex(size_t bytes) {
+    std::random_device rd;
+    std::string out;
+    for (size_t i = 0; i < bytes; ++i) {
+      char b[3];
+      std::snprintf(b, sizeof b, "%02x", rd() & 0xff);
+      out += b;
+    }
+    return out;
+  }
+
+  std::string cookie_file_;
+  int number_ = -1;
+  bool launched_ = false;
+  regtest::Child xvfb_;
+};
+
+// docs/containers.md "GUI programs (X11)": the X socket folder bind-mounted, DISPLAY passed,
+// and the cookie as a read-only file named by XAUTHORITY; --network none, so only the unix
+// socket can carry it. Without the cookie the server must say no.
+TEST_F(Containers, X11RecipeWithXauthCookie) {
+  ASSERT_TRUE(regtest::have("Xvfb") && regtest::have("xauth"))
+      << "the X11 recipe test needs Xvfb and xauth (scripts/install-deps.sh: xvfb xauth)";
+  std::string cookie = env_.path("xauth");
+  XvfbDisplay x(cookie);
+  std::string failure = x.start(env_.path("xvfb.log"));
+  ASSERT_EQ(failure, "");
+  std::vector<std::string> base = {"run", "--rm", "--network", "none",
+                                   "-e", "DISPLAY=" + x.display(),
+                                   "-v", "/tmp/.X11-unix:/tmp/.X11-unix",
+                                   "-v", std::string(BERTH_PROBE) + ":/probe:ro"};
+  std::vector<std::string> with_cookie = base;
+  with_cookie.insert(with_cookie.end(), {"-v", cookie + ":/tmp/.Xauthority:ro", "-e",
+                                         "XAUTHORITY=/tmp/.Xauthority", "bb", "/probe", "x11"});
+  Output ok = berth(with_cookie);
+  EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("x11: connected, vendor "), std::string::npos) << ok.out << ok.err;
+  std::vector<std::string> without = base;
+  without.insert(without.end(), {"bb", "/probe", "x11"});
+  Output refused = berth(without);
+  EXPECT_EQ(refused.status, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("x11: refused: "), std::string::npos) << refused.out << refused.err;
 }
 
 }  // namespace
