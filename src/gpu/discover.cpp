@@ -1,6 +1,7 @@
-// discover.cpp - see discover.h. Reads only files: procfs and sysfs for the kernel module,
-// the driver root's ld.so.cache and folders for its user-space files. The one call into the
-// driver (cuDriverGetVersion) runs in a forked child and is cached per driver version.
+// discover.cpp - see discover.h. Reads files: procfs and sysfs for the kernel module, the
+// driver root's ld.so.cache and folders for its user-space files. Calls into the driver run in
+// forked children: cuDriverGetVersion (cached per driver version) and, only for GPUs with MIG
+// instances, NVML's MIG device list (not cached: MIG layouts change at run time).
 #include "gpu/discover.h"
 
 #include <dlfcn.h>
@@ -13,12 +14,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 #include "base/file.h"
@@ -203,13 +206,9 @@ std::map<std::string, int> read_mig_minors(const HostRoots& roots) {
   return out;
 }
 
-// The minor of a MIG access capability ("gpu0/gi1/access"): from mig-minors, else from the
-// DeviceFileMinor line of its capabilities file. -1 when neither has it.
-int cap_minor(const HostRoots& roots, const std::map<std::string, int>& minors,
-              const std::string& gpu, const std::string& rest) {
-  if (auto it = minors.find(gpu + "/" + rest); it != minors.end()) return it->second;
-  auto text = read_file(path_join(roots.proc, "driver/nvidia/capabilities/" + gpu + "/mig/" + rest),
-                        kMaxProcFile);
+// The DeviceFileMinor of a capabilities file; -1 when it has none.
+int device_file_minor(const std::string& path) {
+  auto text = read_file(path, kMaxProcFile);
   if (!text.ok()) return -1;
   for (const auto& line : split(*text, '\n'))
     if (starts_with(line, "DeviceFileMinor:"))
@@ -218,39 +217,72 @@ int cap_minor(const HostRoots& roots, const std::map<std::string, int>& minors,
   return -1;
 }
 
-// The MIG devices of one GPU. A real driver has no file listing them (NVML does); the fake
-// driver of the tests writes gpus/<bus>/mig: "index gi ci profile uuid" lines, '#' comments.
-Result<std::vector<MigDevice>> read_migs(const HostRoots& roots, const GpuInfo& g,
-                                         const std::map<std::string, int>& minors) {
-  std::vector<MigDevice> out;
-  std::string path = path_join(roots.proc, "driver/nvidia/gpus/" + g.bus_id + "/mig");
-  if (!path_exists(path)) return out;
-  std::string text = TRY(read_file(path, kMaxProcFile));
+// The minor of a MIG access capability (gpu "gpu0", rest "gi1/access"): from its
+// capabilities file, which exists for the instances the driver has now, else from the
+// driver's fixed mig-minors table. -1 when neither has it.
+int cap_minor(const HostRoots& roots, const std::map<std::string, int>& minors,
+              const std::string& gpu, const std::string& rest) {
+  int m = device_file_minor(
+      path_join(roots.proc, "driver/nvidia/capabilities/" + gpu + "/mig/" + rest));
+  if (m >= 0) return m;
+  auto it = minors.find(gpu + "/" + rest);
+  return it != minors.end() ? it->second : -1;
+}
+
+// Whether the GPU has MIG instances now: PROC/driver/nvidia/capabilities/gpu<minor>/mig/
+// holds gi<N> folders. Only then is NVML loaded, so the common start path never is.
+bool has_gpu_instances(const HostRoots& roots, const GpuInfo& g) {
+  auto names = list_dir(
+      path_join(roots.proc, "driver/nvidia/capabilities/gpu" + std::to_string(g.minor) + "/mig"));
+  if (!names.ok()) return false;
+  return std::any_of(names->begin(), names->end(), [](const std::string& n) {
+    return n.size() > 2 && starts_with(n, "gi") && std::all_of(n.begin() + 2, n.end(), [](char c) {
+             return std::isdigit(static_cast<unsigned char>(c));
+           });
+  });
+}
+
+void fill_access_minors(const HostRoots& roots, const std::map<std::string, int>& minors,
+                        const GpuInfo& g, std::vector<MigDevice>& migs) {
   std::string gpu = "gpu" + std::to_string(g.minor);
-  for (const auto& raw : split(text, '\n')) {
-    std::string_view line = trim(raw);
-    if (line.empty() || line.front() == '#') continue;
-    std::vector<std::string> w;
-    for (auto& x : split(line, ' '))
-      if (!x.empty()) w.push_back(x);
-    auto index = w.size() == 5 ? parse_int(w[0]) : std::nullopt;
-    auto gi = w.size() == 5 ? parse_int(w[1]) : std::nullopt;
-    auto ci = w.size() == 5 ? parse_int(w[2]) : std::nullopt;
-    if (!index || !gi || !ci || *index < 0 || *gi < 0 || *ci < 0 || *index > 1000 || *gi > 1000 ||
-        *ci > 1000 || !starts_with(w[4], "MIG-"))
-      return Error::invalid(path + ": bad line \"" + std::string(line) + "\"");
-    MigDevice m;
-    m.uuid = w[4];
-    m.index = static_cast<int>(*index);
-    m.gi = static_cast<int>(*gi);
-    m.ci = static_cast<int>(*ci);
+  for (auto& m : migs) {
     std::string gi_dir = "gi" + std::to_string(m.gi);
     m.gi_access_minor = cap_minor(roots, minors, gpu, gi_dir + "/access");
     m.ci_access_minor = cap_minor(roots, minors, gpu, gi_dir + "/ci" + std::to_string(m.ci) + "/access");
-    out.push_back(std::move(m));
   }
-  std::sort(out.begin(), out.end(), [](const MigDevice& a, const MigDevice& b) { return a.index < b.index; });
-  return out;
+}
+
+// The MIG devices of the GPUs with MIG instances, from NVML in one child. Every failure is
+// a warning: only a caller that needs a MIG device can tell whether it matters.
+void find_migs(const HostRoots& roots, int timeout_ms, DriverInfo& d) {
+  std::vector<GpuInfo*> gpus;
+  for (auto& g : d.gpus)
+    if (has_gpu_instances(roots, g)) gpus.push_back(&g);
+  if (gpus.empty()) return;
+  std::vector<std::string> buses;
+  for (const auto* g : gpus) buses.push_back(g->bus_id);
+  auto lib = d.libraries.find("libnvidia-ml");
+  if (lib == d.libraries.end() || lib->second.empty()) {
+    d.warnings.push_back("MIG instances on " + join(buses, ", ") + " but no libnvidia-ml.so." +
+                         d.version + " under " + roots.driver + ": MIG devices are not listed");
+    return;
+  }
+  auto all = nvml_mig_devices_for(lib->second.front().host_path, buses, timeout_ms);
+  if (!all.ok()) {
+    d.warnings.push_back("cannot list the MIG devices: " + all.error().message());
+    return;
+  }
+  auto minors = read_mig_minors(roots);
+  for (size_t i = 0; i < gpus.size(); ++i) {
+    auto& one = (*all)[i];
+    if (!one.ok()) {
+      d.warnings.push_back("cannot list the MIG devices of GPU " + buses[i] + ": " +
+                           one.error().message());
+      continue;
+    }
+    fill_access_minors(roots, minors, *gpus[i], *one);
+    gpus[i]->migs = std::move(*one);
+  }
 }
 
 // ---------------------------------------------------------------- /proc/devices, /dev
@@ -452,25 +484,33 @@ struct ProbeReport {
   ::_exit(0);
 }
 
+enum class ReadEnd { kFull, kTimeout, kClosed };
+
+// Reads exactly n bytes from a probing child's pipe before deadline.
+ReadEnd read_exact(int fd, std::chrono::steady_clock::time_point deadline, void* buf, size_t n) {
+  size_t got = 0;
+  auto* out = static_cast<char*>(buf);
+  while (got < n) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                       std::chrono::steady_clock::now());
+    if (left.count() <= 0) return ReadEnd::kTimeout;
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    int k = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (k < 0 && errno == EINTR) continue;
+    if (k == 0) return ReadEnd::kTimeout;
+    if (k < 0) return ReadEnd::kClosed;
+    ssize_t r = ::read(fd, out + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return ReadEnd::kClosed;
+    got += static_cast<size_t>(r);
+  }
+  return ReadEnd::kFull;
+}
+
 // Reads the child's report, waiting at most timeout_ms. False on timeout or a short read.
 bool read_report(int fd, int timeout_ms, ProbeReport* r) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  size_t got = 0;
-  auto* out = reinterpret_cast<char*>(r);
-  while (got < sizeof *r) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                       std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-    int n = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    ssize_t k = ::read(fd, out + got, sizeof *r - got);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    got += static_cast<size_t>(k);
-  }
-  return true;
+  return read_exact(fd, deadline, r, sizeof *r) == ReadEnd::kFull;
 }
 
 void reap(pid_t pid, bool kill_it) {
@@ -519,6 +559,236 @@ void find_cuda_version(const std::string& cache_dir, DriverInfo& d) {
   if (!st.ok()) d.warnings.push_back("cannot cache the CUDA version: " + st.error().message());
 }
 
+// ---------------------------------------------------------------- NVML: MIG devices
+
+// The few NVML declarations the probe needs, so building berth needs no nvml.h.
+using nvmlReturn_t = int;
+using nvmlDevice_t = struct nvmlDevice_st*;
+constexpr nvmlReturn_t kNvmlNotFound = 6;  // NVML_ERROR_NOT_FOUND: an empty MIG slot
+constexpr unsigned kNvmlUuidSize = 96;     // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+// A GPU has at most 7 MIG devices today (A100, H100, B200); libnvidia-container allows 8.
+constexpr unsigned kMaxMigsPerGpu = 16;
+constexpr size_t kMaxProbeGpus = 64;
+
+struct NvmlApi {
+  nvmlReturn_t (*init)() = nullptr;
+  nvmlReturn_t (*shutdown)() = nullptr;
+  nvmlReturn_t (*by_bus)(const char*, nvmlDevice_t*) = nullptr;
+  nvmlReturn_t (*max_migs)(nvmlDevice_t, unsigned*) = nullptr;
+  nvmlReturn_t (*mig_by_index)(nvmlDevice_t, unsigned, nvmlDevice_t*) = nullptr;
+  nvmlReturn_t (*uuid)(nvmlDevice_t, char*, unsigned) = nullptr;
+  nvmlReturn_t (*gi_id)(nvmlDevice_t, unsigned*) = nullptr;
+  nvmlReturn_t (*ci_id)(nvmlDevice_t, unsigned*) = nullptr;
+  const char* (*error_string)(nvmlReturn_t) = nullptr;  // optional: only for messages
+};
+
+// The call a failure record is about.
+enum NvmlStep : int32_t {
+  kStepDlopen = 1,
+  kStepDlsym,
+  kStepInit,
+  kStepHandle,
+  kStepMaxMigs,
+  kStepMigHandle,
+  kStepUuid,
+  kStepGiId,
+  kStepCiId
+};
+
+const char* step_name(int32_t step) {
+  switch (step) {
+    case kStepInit:
+      return "nvmlInit_v2";
+    case kStepHandle:
+      return "nvmlDeviceGetHandleByPciBusId_v2";
+    case kStepMaxMigs:
+      return "nvmlDeviceGetMaxMigDeviceCount";
+    case kStepMigHandle:
+      return "nvmlDeviceGetMigDeviceHandleByIndex";
+    case kStepUuid:
+      return "nvmlDeviceGetUUID";
+    case kStepGiId:
+      return "nvmlDeviceGetGpuInstanceId";
+    case kStepCiId:
+      return "nvmlDeviceGetComputeInstanceId";
+    default:
+      return "NVML";
+  }
+}
+
+enum NvmlKind : int32_t { kMigFound = 1, kGpuFailed, kProbeFailed, kProbeDone };
+
+// One record of the NVML child: a MIG device, one GPU's failure, the whole probe's failure,
+// or the end. Fixed size, so the child writes from the stack and allocates nothing.
+struct NvmlRecord {
+  int32_t kind = 0;
+  int32_t gpu = 0;   // position in the bus id list
+  int32_t step = 0;  // NvmlStep of a failure
+  int32_t rc = 0;    // nvmlReturn_t of a failure
+  uint32_t index = 0, gi = 0, ci = 0;
+  std::array<char, 128> text{};  // the MIG UUID, or dlerror's / nvmlErrorString's text
+};
+
+void copy_text(std::array<char, 128>& to, const char* from) {
+  if (from != nullptr) std::strncpy(to.data(), from, to.size() - 1);
+}
+
+void send_record(int fd, const NvmlRecord& r) {
+  const auto* p = reinterpret_cast<const char*>(&r);
+  size_t left = sizeof r;
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(1);  // the parent stopped listening
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+// Looks up every call; returns the name of the first one missing, nullptr when all are there.
+const char* load_nvml(void* h, NvmlApi* api) {
+  auto get = [h](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
+    return fn != nullptr;
+  };
+  if (!get(api->init, "nvmlInit_v2")) return "nvmlInit_v2";
+  if (!get(api->shutdown, "nvmlShutdown")) return "nvmlShutdown";
+  if (!get(api->by_bus, "nvmlDeviceGetHandleByPciBusId_v2"))
+    return "nvmlDeviceGetHandleByPciBusId_v2";
+  if (!get(api->max_migs, "nvmlDeviceGetMaxMigDeviceCount"))
+    return "nvmlDeviceGetMaxMigDeviceCount";
+  if (!get(api->mig_by_index, "nvmlDeviceGetMigDeviceHandleByIndex"))
+    return "nvmlDeviceGetMigDeviceHandleByIndex";
+  if (!get(api->uuid, "nvmlDeviceGetUUID")) return "nvmlDeviceGetUUID";
+  if (!get(api->gi_id, "nvmlDeviceGetGpuInstanceId")) return "nvmlDeviceGetGpuInstanceId";
+  if (!get(api->ci_id, "nvmlDeviceGetComputeInstanceId")) return "nvmlDeviceGetComputeInstanceId";
+  get(api->error_string, "nvmlErrorString");
+  return nullptr;
+}
+
+// Sends the MIG devices of one GPU, or the call that failed. Slots NVML reports empty
+// (NOT_FOUND) are skipped and the others keep their NVML index, as go-nvlib does.
+void probe_gpu(const NvmlApi& api, int fd, int32_t gpu, const char* bus) {
+  auto fail = [&](int32_t step, nvmlReturn_t rc, unsigned index) {
+    NvmlRecord r{.kind = kGpuFailed, .gpu = gpu, .step = step, .rc = rc, .index = index};
+    if (api.error_string != nullptr) copy_text(r.text, api.error_string(rc));
+    send_record(fd, r);
+  };
+  nvmlDevice_t dev = nullptr;
+  unsigned max = 0;
+  if (nvmlReturn_t rc = api.by_bus(bus, &dev); rc != 0) return fail(kStepHandle, rc, 0);
+  if (nvmlReturn_t rc = api.max_migs(dev, &max); rc != 0) return fail(kStepMaxMigs, rc, 0);
+  for (unsigned j = 0; j < max && j < kMaxMigsPerGpu; ++j) {
+    nvmlDevice_t mig = nullptr;
+    nvmlReturn_t rc = api.mig_by_index(dev, j, &mig);
+    if (rc == kNvmlNotFound) continue;
+    if (rc != 0) return fail(kStepMigHandle, rc, j);
+    NvmlRecord r{.kind = kMigFound, .gpu = gpu, .index = j};
+    std::array<char, kNvmlUuidSize> uuid{};
+    if ((rc = api.uuid(mig, uuid.data(), static_cast<unsigned>(uuid.size()))) != 0)
+      return fail(kStepUuid, rc, j);
+    if ((rc = api.gi_id(mig, &r.gi)) != 0) return fail(kStepGiId, rc, j);
+    if ((rc = api.ci_id(mig, &r.ci)) != 0) return fail(kStepCiId, rc, j);
+    uuid.back() = '\0';
+    copy_text(r.text, uuid.data());
+    send_record(fd, r);
+  }
+}
+
+// The NVML child: everything it needs was prepared before fork; it reports over fd.
+[[noreturn]] void nvml_child(const char* lib, const std::vector<const char*>& buses, int fd) {
+  NvmlRecord r{.kind = kProbeFailed};
+  void* h = ::dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+  NvmlApi api;
+  const char* missing = h != nullptr ? load_nvml(h, &api) : nullptr;
+  if (h == nullptr || missing != nullptr) {
+    r.step = h == nullptr ? kStepDlopen : kStepDlsym;
+    copy_text(r.text, h == nullptr ? ::dlerror() : missing);
+    send_record(fd, r);
+    ::_exit(0);
+  }
+  if (nvmlReturn_t rc = api.init(); rc != 0) {
+    r.step = kStepInit;
+    r.rc = rc;
+    if (api.error_string != nullptr) copy_text(r.text, api.error_string(rc));
+    send_record(fd, r);
+    ::_exit(0);
+  }
+  for (size_t i = 0; i < buses.size(); ++i) probe_gpu(api, fd, static_cast<int32_t>(i), buses[i]);
+  api.shutdown();
+  send_record(fd, NvmlRecord{.kind = kProbeDone});
+  ::_exit(0);
+}
+
+bool is_hex(std::string_view s, size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c));
+         });
+}
+
+// "0000:01:00.0" (procfs) or "00000000:01:00.0" -> "00000000:01:00.0", the 32-bit domain
+// form NVML takes, in the upper case NVML itself prints; "" when bus is neither.
+std::string nvml_bus_id(std::string_view bus) {
+  size_t colon = bus.find(':');
+  if (colon == std::string_view::npos) return "";
+  std::string_view domain = bus.substr(0, colon), rest = bus.substr(colon + 1);
+  if (!(is_hex(domain, 4) || is_hex(domain, 8)) || rest.size() != 7 || rest[2] != ':' ||
+      rest[5] != '.' || !is_hex(rest.substr(0, 2), 2) || !is_hex(rest.substr(3, 2), 2) ||
+      rest[6] < '0' || rest[6] > '7')
+    return "";
+  std::string out = std::string(8 - domain.size(), '0') + std::string(bus);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string nvml_error(const NvmlRecord& r) {
+  std::string out = "NVML error " + std::to_string(r.rc);
+  if (r.text[0] != '\0') out += std::string(" (") + r.text.data() + ")";
+  return out;
+}
+
+// A MIG record that is what NVML documents: a "MIG-" UUID of [A-Za-z0-9-], ids in range.
+bool valid_mig(const NvmlRecord& r) {
+  std::string_view uuid(r.text.data());
+  return starts_with(uuid, "MIG-") && uuid.size() > 4 && r.index < kMaxMigsPerGpu && r.gi < 1000 &&
+         r.ci < 1000 && std::all_of(uuid.begin(), uuid.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+         });
+}
+
+// Applies one record from the child to out; an error for what ends the whole probe.
+Status take_record(NvmlRecord& r, const std::vector<std::string>& buses, const std::string& lib,
+                   std::vector<Result<std::vector<MigDevice>>>& out) {
+  r.text.back() = '\0';
+  if (r.kind == kProbeFailed) {
+    if (r.step == kStepDlopen) return Error::invalid("dlopen " + lib + ": " + r.text.data());
+    if (r.step == kStepDlsym)
+      return Error::invalid(lib + " is not libnvidia-ml: no " + r.text.data());
+    return Error::invalid(std::string(step_name(r.step)) + " in " + lib +
+                          " failed: " + nvml_error(r));
+  }
+  if (r.gpu < 0 || static_cast<size_t>(r.gpu) >= buses.size() ||
+      (r.kind != kMigFound && r.kind != kGpuFailed))
+    return Error::invalid("the NVML probe of " + lib + " sent a garbled record");
+  auto& gpu = out[static_cast<size_t>(r.gpu)];
+  if (!gpu.ok()) return ok();
+  const std::string& bus = buses[static_cast<size_t>(r.gpu)];
+  if (r.kind == kGpuFailed) {
+    std::string call = std::string(step_name(r.step)) + "(" + bus +
+                       (r.step >= kStepMigHandle ? ", " + std::to_string(r.index) : "") + ")";
+    gpu = Error::invalid(call + " failed: " + nvml_error(r));
+  } else if (!valid_mig(r)) {
+    gpu =
+        Error::invalid("NVML answered a bad MIG device " + std::to_string(r.index) + " for " + bus);
+  } else {
+    gpu->push_back({.uuid = r.text.data(),
+                    .index = static_cast<int>(r.index),
+                    .gi = static_cast<int>(r.gi),
+                    .ci = static_cast<int>(r.ci)});
+  }
+  return ok();
+}
+
 }  // namespace
 
 HostRoots roots_from_env(HostRoots base) {
@@ -535,14 +805,18 @@ HostRoots roots_from_env(HostRoots base) {
 }
 
 Result<DriverInfo> discover(const HostRoots& roots, const std::string& cache_dir) {
+  return discover(roots, cache_dir, kNvmlProbeTimeoutMs);
+}
+
+Result<DriverInfo> discover(const HostRoots& roots, const std::string& cache_dir,
+                            int nvml_timeout_ms) {
   DriverInfo d;
   d.version = TRY(driver_version(roots, d.warnings));
   read_majors(roots, d);
   d.gpus = TRY(read_gpus(roots));
-  auto minors = read_mig_minors(roots);
-  for (auto& g : d.gpus) g.migs = TRY(read_migs(roots, g, minors));
   check_control_node(roots, d);
   TRY(find_libraries(roots, d));
+  find_migs(roots, nvml_timeout_ms, d);  // needs libnvidia-ml
   find_binaries(roots, d);
   find_firmware(roots, d);
   find_cuda_version(cache_dir, d);
@@ -579,6 +853,64 @@ Result<std::string> cuda_driver_version(const std::string& libcuda_path, int tim
   if (r.value < 1000) return Error::invalid("cuDriverGetVersion in " + libcuda_path +
                                             ": bad version " + std::to_string(r.value));
   return std::to_string(r.value / 1000) + "." + std::to_string(r.value % 1000 / 10);
+}
+
+Result<std::vector<Result<std::vector<MigDevice>>>> nvml_mig_devices_for(
+    const std::string& libnvidia_ml_path, const std::vector<std::string>& bus_ids, int timeout_ms) {
+  const std::string& lib = libnvidia_ml_path;
+  // A bare name would make dlopen search the host's library path: only a path is loaded.
+  if (lib.find('/') == std::string::npos)
+    return Error::invalid("load libnvidia-ml: not a path", lib);
+  if (bus_ids.empty() || bus_ids.size() > kMaxProbeGpus)
+    return Error::invalid("NVML probe: " + std::to_string(bus_ids.size()) + " GPUs (1 to " +
+                          std::to_string(kMaxProbeGpus) + ")");
+  std::vector<std::string> ids;
+  for (const auto& b : bus_ids) {
+    ids.push_back(nvml_bus_id(b));
+    if (ids.back().empty()) return Error::invalid("bad PCI bus id", b);
+  }
+  std::vector<const char*> id_ptrs;  // built before fork: the child allocates nothing
+  for (const auto& id : ids) id_ptrs.push_back(id.c_str());
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) return sys_error("pipe2");
+  UniqueFd rd(fds[0]), wr(fds[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return sys_error("fork", "NVML probe");
+  if (pid == 0) nvml_child(lib.c_str(), id_ptrs, wr.get());
+  wr.reset();
+
+  std::vector<Result<std::vector<MigDevice>>> out(ids.size(), std::vector<MigDevice>{});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // A child that keeps sending (a broken library) is cut off: one record per MIG slot and
+  // per GPU failure, the end record.
+  size_t max_records = ids.size() * (kMaxMigsPerGpu + 1) + 1;
+  for (size_t n = 0; n < max_records; ++n) {
+    NvmlRecord r;
+    ReadEnd end = read_exact(rd.get(), deadline, &r, sizeof r);
+    if (end != ReadEnd::kFull) {
+      reap(pid, true);
+      if (end == ReadEnd::kTimeout)
+        return Error(ETIMEDOUT, "NVML: no answer within " + std::to_string(timeout_ms) + " ms from",
+                     lib);
+      return Error::invalid("the NVML probe of " + lib + " ended without an answer (crashed?)");
+    }
+    if (r.kind == kProbeDone) {
+      reap(pid, false);
+      return out;
+    }
+    if (Status st = take_record(r, ids, lib, out); !st.ok()) {
+      reap(pid, true);
+      return st.error();
+    }
+  }
+  reap(pid, true);
+  return Error::invalid("the NVML probe of " + lib + " sent too many records");
+}
+
+Result<std::vector<MigDevice>> nvml_mig_devices(const std::string& libnvidia_ml_path,
+                                                const std::string& bus_id, int timeout_ms) {
+  auto all = TRY(nvml_mig_devices_for(libnvidia_ml_path, {bus_id}, timeout_ms));
+  return std::move(all.front());
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // discover.h - finding the NVIDIA driver, its GPUs and files on the host without opening
-// /dev/nvidia* or initialising NVML (../shared/GPU.md 1.3): everything comes from procfs,
-// sysfs, the driver root's ld.so.cache and folders, and one short-lived forked call of
-// libcuda's cuDriverGetVersion (cached per driver version).
+// /dev/nvidia* (../shared/GPU.md 1.3): everything comes from procfs, sysfs, the driver root's
+// ld.so.cache and folders, and one short-lived forked call of libcuda's cuDriverGetVersion
+// (cached per driver version). NVML is loaded only on hosts with MIG instances, in a
+// short-lived forked child that lists the MIG devices.
 #pragma once
 
 #include <map>
@@ -31,7 +32,7 @@ HostRoots roots_from_env(HostRoots base = {});
 
 struct MigDevice {
   std::string uuid;  // MIG-...
-  int index = 0;     // within its parent GPU
+  int index = 0;     // NVML's MIG index in its parent GPU (empty slots skipped, not renumbered)
   int gi = 0, ci = 0;
   // The nvidia-caps minors of the GI and CI access files.
   int gi_access_minor = -1, ci_access_minor = -1;
@@ -46,9 +47,10 @@ struct GpuInfo {
   std::string brand;        // lower case, derived from the model: "tesla" for datacenter
                             // parts (A100/H100/...), "geforce", "quadro", "nvidia"
   std::string arch;         // compute capability when known ("9.0"), else ""
-  // Read from proc/driver/nvidia/gpus/<bus>/mig, a file only the fake driver writes
-  // (tests/fixtures/README-fake-nvidia.md): a real host lists MIG devices through NVML only,
-  // which discovery does not call yet, so there this stays empty.
+  // From NVML (nvml_mig_devices_for), asked only when PROC/driver/nvidia/capabilities/
+  // gpu<minor>/mig/ holds gi<N> folders (the GPU has MIG instances now); the access minors
+  // from procfs. Not cached: MIG layouts change at run time. Empty when NVML could not be
+  // asked (DriverInfo::warnings says why).
   std::vector<MigDevice> migs;
 };
 
@@ -81,10 +83,37 @@ struct DriverInfo {
 // for no cache).
 Result<DriverInfo> discover(const HostRoots& roots, const std::string& cache_dir);
 
+// How long the NVML child may take: nvmlInit_v2 opens every GPU, about 2 s each one without
+// persistence mode (GPU.md 1.3).
+inline constexpr int kNvmlProbeTimeoutMs = 5000;
+
+// discover() with the NVML child's time limit (tests shorten it).
+Result<DriverInfo> discover(const HostRoots& roots, const std::string& cache_dir,
+                            int nvml_timeout_ms);
+
 // The CUDA version libcuda reports ("12.4"), calling cuDriverGetVersion in a forked child
 // that dlopens lib (the host path of libcuda.so.1) and writes the number to a pipe; the
 // child is killed after timeout_ms. Error when it cannot be loaded or answers nothing.
 Result<std::string> cuda_driver_version(const std::string& libcuda_path, int timeout_ms = 2000);
+
+// The MIG devices of one GPU, from NVML: a forked child dlopens libnvidia_ml_path (a path,
+// never a bare name), calls nvmlInit_v2, nvmlDeviceGetHandleByPciBusId_v2, then for each MIG
+// slot nvmlDeviceGetMigDeviceHandleByIndex, nvmlDeviceGetUUID, nvmlDeviceGetGpuInstanceId,
+// nvmlDeviceGetComputeInstanceId, and nvmlShutdown, and sends fixed-size records over a
+// pipe; it is killed after timeout_ms. bus_id: "0000:01:00.0" (procfs) or "00000000:01:00.0".
+// The access minors are left -1 (discover() reads them from procfs). Errors: not a path, a
+// bad bus id, dlopen, a missing NVML symbol, an NVML call failing (named with NVML's error),
+// no answer in time (ETIMEDOUT).
+Result<std::vector<MigDevice>> nvml_mig_devices(const std::string& libnvidia_ml_path,
+                                                const std::string& bus_id,
+                                                int timeout_ms = kNvmlProbeTimeoutMs);
+
+// The same for several GPUs with one nvmlInit_v2 (it is the slow part): the result holds one
+// entry per bus id, in order, each the MIG devices or that GPU's own error. The outer error
+// is the child's: not a path, a bad bus id, dlopen, a missing symbol, nvmlInit_v2, timeout.
+Result<std::vector<Result<std::vector<MigDevice>>>> nvml_mig_devices_for(
+    const std::string& libnvidia_ml_path, const std::vector<std::string>& bus_ids,
+    int timeout_ms = kNvmlProbeTimeoutMs);
 
 // The library name prefixes of each capability (GPU.md 1.2) and the binaries.
 std::vector<std::string> libraries_for(unsigned capabilities);

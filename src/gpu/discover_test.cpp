@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
@@ -103,13 +104,22 @@ class Discover : public ::testing::Test {
     root_ = dir_->path();
     cache_ = root_ + "/cache";
   }
-  void TearDown() override { unsetenv("FAKE_CUDA_VERSION"); }
+  void TearDown() override {
+    for (const char* v :
+         {"FAKE_CUDA_VERSION", "FAKE_NVML_MARKER", "FAKE_NVML_HANG", "FAKE_NVML_INIT_ERROR"})
+      unsetenv(v);
+  }
 
   void put(const std::string& rel, const std::string& text) {
     ASSERT_TRUE(mkdir_all(dirname_of(root_ + "/" + rel)).ok());
     ASSERT_TRUE(write_file_atomic(root_ + "/" + rel, text).ok()) << rel;
   }
   void remove(const std::string& rel) { ASSERT_TRUE(remove_all(root_ + "/" + rel).ok()); }
+  // Puts back the suite tree's copy of rel.
+  bool copy_from_shared(const std::string& rel) {
+    auto text = read_file(shared_->path() + "/" + rel);
+    return text.ok() && write_file_atomic(root_ + "/" + rel, *text).ok();
+  }
   Result<DriverInfo> discover_here() { return discover(roots_of(root_), cache_); }
   DriverInfo must_discover() {
     auto d = discover_here();
@@ -191,8 +201,14 @@ TEST_F(Discover, BinariesAndFirmware) {
   EXPECT_EQ(d.firmware[0].container_path, "/lib/firmware/nvidia/550.54.15/gsp_ga10x.bin");
 }
 
-TEST_F(Discover, MigDevices) {
+TEST_F(Discover, MigDevicesFromNvml) {
+  // The fake libnvidia-ml answers from the copied tree's gpus/<bus>/mig (it finds its tree
+  // from its own path); discovery reads no such file itself.
+  std::string marker = root_ + "/nvml-loaded";
+  setenv("FAKE_NVML_MARKER", marker.c_str(), 1);
   DriverInfo d = must_discover();
+  EXPECT_TRUE(d.warnings.empty()) << join(d.warnings, "\n");
+  EXPECT_TRUE(path_exists(marker)) << "NVML must be asked when GPU 0 has MIG instances";
   ASSERT_EQ(d.gpus.size(), 2u);
   ASSERT_EQ(d.gpus[0].migs.size(), 2u);
   EXPECT_TRUE(d.gpus[1].migs.empty());
@@ -203,28 +219,185 @@ TEST_F(Discover, MigDevices) {
   EXPECT_EQ(m.ci, 0);
   EXPECT_EQ(m.gi_access_minor, 12);
   EXPECT_EQ(m.ci_access_minor, 13);
-  EXPECT_EQ(d.gpus[0].migs[1].uuid, kMig1);
-  EXPECT_EQ(d.gpus[0].migs[1].gi_access_minor, 21);
-  EXPECT_EQ(d.gpus[0].migs[1].ci_access_minor, 22);
+  const MigDevice& m1 = d.gpus[0].migs[1];
+  EXPECT_EQ(m1.uuid, kMig1);
+  EXPECT_EQ(m1.index, 1);
+  EXPECT_EQ(m1.gi, 2);
+  EXPECT_EQ(m1.ci, 0);
+  EXPECT_EQ(m1.gi_access_minor, 21);
+  EXPECT_EQ(m1.ci_access_minor, 22);
 }
 
-TEST_F(Discover, MigMinorsFromCapabilityFilesWithoutMigMinors) {
+TEST_F(Discover, MigLayoutIsReadAgainEachTime) {
+  EXPECT_EQ(must_discover().gpus[0].migs.size(), 2u);
+  // A MIG device made since, in slot 3 (slots 2 empty): NVML's index is kept, not renumbered.
+  // Its GI and CI (gi3/ci1) have capability files with minors of their own.
+  put("proc/driver/nvidia/gpus/0000:01:00.0/mig",
+      std::string("0 1 0 1g.10gb ") + kMig0 + "\n1 2 0 1g.10gb " + kMig1 +
+          "\n3 3 1 1c.2g.20gb MIG-0a1b2c3d-4e5f-5a6b-7c8d-9e0f1a2b3c4d\n");
+  put("proc/driver/nvidia/capabilities/gpu0/mig/gi3/access",
+      "DeviceFileMinor: 40\nDeviceFileMode: 292\n");
+  put("proc/driver/nvidia/capabilities/gpu0/mig/gi3/ci1/access", "DeviceFileMinor: 42\n");
+  DriverInfo d = must_discover();
+  ASSERT_EQ(d.gpus[0].migs.size(), 3u);
+  const MigDevice& m = d.gpus[0].migs[2];
+  EXPECT_EQ(m.index, 3);
+  EXPECT_EQ(m.gi, 3);
+  EXPECT_EQ(m.ci, 1);
+  EXPECT_EQ(m.uuid, "MIG-0a1b2c3d-4e5f-5a6b-7c8d-9e0f1a2b3c4d");
+  EXPECT_EQ(m.gi_access_minor, 40) << "the capabilities file wins over mig-minors (3+27=30)";
+  EXPECT_EQ(m.ci_access_minor, 42);
+}
+
+TEST_F(Discover, MigMinorsFromCapabilityFilesOrMigMinors) {
   remove("proc/driver/nvidia-caps/mig-minors");
   DriverInfo d = must_discover();
   ASSERT_EQ(d.gpus[0].migs.size(), 2u);
   EXPECT_EQ(d.gpus[0].migs[0].gi_access_minor, 12);
   EXPECT_EQ(d.gpus[0].migs[0].ci_access_minor, 13);
-  remove("proc/driver/nvidia/capabilities");
+  // Without the access files (the gi folders stay), the driver's mig-minors table answers.
+  ASSERT_TRUE(copy_from_shared("proc/driver/nvidia-caps/mig-minors"));
+  remove("proc/driver/nvidia/capabilities/gpu0/mig/gi1/access");
+  remove("proc/driver/nvidia/capabilities/gpu0/mig/gi1/ci0/access");
   d = must_discover();
+  ASSERT_EQ(d.gpus[0].migs.size(), 2u);
+  EXPECT_EQ(d.gpus[0].migs[0].gi_access_minor, 12);
+  EXPECT_EQ(d.gpus[0].migs[0].ci_access_minor, 13);
+  // Neither: -1 (selecting that MIG device is then an error, nvidia.cpp).
+  remove("proc/driver/nvidia-caps/mig-minors");
+  d = must_discover();
+  ASSERT_EQ(d.gpus[0].migs.size(), 2u);
   EXPECT_EQ(d.gpus[0].migs[0].gi_access_minor, -1);
+  EXPECT_EQ(d.gpus[0].migs[0].ci_access_minor, -1);
+  EXPECT_EQ(d.gpus[0].migs[1].gi_access_minor, 21);
 }
 
-TEST_F(Discover, GarbledMigFileNamesIt) {
-  put("proc/driver/nvidia/gpus/0000:01:00.0/mig", "0 1 zero 1g.10gb MIG-x\n");
-  auto d = discover_here();
-  ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.error().message().find("gpus/0000:01:00.0/mig: bad line"), std::string::npos)
-      << d.error().message();
+TEST_F(Discover, NoMigInstancesNeverLoadsNvml) {
+  std::string marker = root_ + "/nvml-loaded";
+  setenv("FAKE_NVML_MARKER", marker.c_str(), 1);
+  // The gi folders gone (MIG off, or no instances): the fixture's mig file is still there,
+  // and must not be what discovery answers from.
+  remove("proc/driver/nvidia/capabilities/gpu0/mig/gi1");
+  remove("proc/driver/nvidia/capabilities/gpu0/mig/gi2");
+  put("proc/driver/nvidia/capabilities/gpu0/mig/not-gi", "");
+  put("proc/driver/nvidia/capabilities/gpu0/mig/gix/access", "DeviceFileMinor: 5\n");
+  DriverInfo d = must_discover();
+  EXPECT_TRUE(d.gpus[0].migs.empty());
+  EXPECT_TRUE(d.warnings.empty()) << join(d.warnings, "\n");
+  remove("proc/driver/nvidia/capabilities");
+  d = must_discover();
+  EXPECT_TRUE(d.gpus[0].migs.empty());
+  EXPECT_FALSE(path_exists(marker)) << "nvmlInit_v2 was called without MIG instances";
+}
+
+TEST_F(Discover, HangingNvmlTimesOutIntoAWarning) {
+  setenv("FAKE_NVML_HANG", "1", 1);
+  auto start = std::chrono::steady_clock::now();
+  auto d = discover(roots_of(root_), cache_, 300);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_TRUE(d->gpus[0].migs.empty());
+  EXPECT_EQ(d->gpus.size(), 2u) << "the rest of discovery is unaffected";
+  EXPECT_EQ(d->cuda_version, "12.4");
+  ASSERT_EQ(d->warnings.size(), 1u) << join(d->warnings, "\n");
+  EXPECT_NE(d->warnings[0].find("cannot list the MIG devices: NVML: no answer within 300 ms"),
+            std::string::npos)
+      << d->warnings[0];
+  // The child was killed and reaped.
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST_F(Discover, NvmlFailuresAreWarnings) {
+  struct Case {
+    std::function<void()> setup;
+    std::string warning;
+  };
+  std::string lib = root_ + "/driver" + kLibDir + "libnvidia-ml.so.550.54.15";
+  std::vector<Case> cases = {
+      {[] { setenv("FAKE_NVML_INIT_ERROR", "9", 1); },
+       "cannot list the MIG devices: nvmlInit_v2 in " + lib +
+           " failed: NVML error 9 (Driver Not Loaded)"},
+      {[this] { put("proc/driver/nvidia/gpus/0000:01:00.0/mig", "0 1 zero 1g.10gb MIG-x\n"); },
+       "cannot list the MIG devices of GPU 0000:01:00.0: nvmlDeviceGetMigDeviceHandleByIndex("
+       "00000000:01:00.0, 0) failed: NVML error 999 (Unknown Error)"},
+      {[this] { put("proc/driver/nvidia/gpus/0000:01:00.0/mig", "0 1 0 1g.10gb GPU-not-a-mig\n"); },
+       "cannot list the MIG devices of GPU 0000:01:00.0: NVML answered a bad MIG device 0 for "
+       "00000000:01:00.0"},
+      {[this] { put("proc/driver/nvidia/gpus/0000:01:00.0/mig", "0 1 0 1g.10gb MIG-a;b\n"); },
+       "NVML answered a bad MIG device 0"},
+      {[this] { remove("driver" + std::string(kLibDir) + "libnvidia-ml.so.550.54.15"); },
+       "MIG instances on 0000:01:00.0 but no libnvidia-ml.so.550.54.15 under " + root_ +
+           "/driver: MIG devices are not listed"},
+  };
+  for (const auto& c : cases) {
+    c.setup();
+    DriverInfo d = must_discover();
+    unsetenv("FAKE_NVML_INIT_ERROR");
+    EXPECT_TRUE(d.gpus.at(0).migs.empty()) << c.warning;
+    ASSERT_EQ(d.warnings.size(), 1u) << join(d.warnings, "\n");
+    EXPECT_NE(d.warnings[0].find(c.warning), std::string::npos) << d.warnings[0];
+  }
+}
+
+TEST_F(Discover, NvmlMigDevicesProbe) {
+  std::string lib = root_ + "/driver" + kLibDir;
+  std::string nvml = lib + "libnvidia-ml.so.1";
+  for (const char* bus : {"0000:01:00.0", "00000000:01:00.0"}) {
+    auto migs = nvml_mig_devices(nvml, bus, 2000);
+    ASSERT_TRUE(migs.ok()) << bus << ": " << migs.error().message();
+    ASSERT_EQ(migs->size(), 2u) << bus;
+    EXPECT_EQ((*migs)[0].uuid, kMig0);
+    EXPECT_EQ((*migs)[1].uuid, kMig1);
+    EXPECT_EQ((*migs)[1].gi, 2);
+    EXPECT_EQ((*migs)[1].gi_access_minor, -1) << "procfs minors are discover()'s to fill";
+  }
+  // Several GPUs in one child; each GPU gets its own answer.
+  auto all = nvml_mig_devices_for(nvml, {"0000:01:00.0", "0000:02:00.0", "0000:0a:00.0"}, 2000);
+  ASSERT_TRUE(all.ok()) << all.error().message();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].value_or({}).size(), 2u);
+  ASSERT_TRUE((*all)[1].ok());
+  EXPECT_TRUE((*all)[1]->empty());
+  ASSERT_FALSE((*all)[2].ok());
+  EXPECT_EQ((*all)[2].error().message(),
+            "nvmlDeviceGetHandleByPciBusId_v2(00000000:0A:00.0) failed: NVML error 6 (Not Found)");
+
+  struct Case {
+    std::string lib, bus, error;
+  };
+  std::vector<Case> cases = {
+      {"libnvidia-ml.so.1", "0000:01:00.0", "not a path"},
+      {lib + "libnope.so.1", "0000:01:00.0", "dlopen " + lib + "libnope.so.1"},
+      {lib + "libcuda.so.1", "0000:01:00.0", "is not libnvidia-ml: no nvmlInit_v2"},
+      {lib + "libnvidia-cfg.so.1", "0000:01:00.0", "is not libnvidia-ml"},
+      {nvml, "", "bad PCI bus id"},
+      {nvml, "01:00.0", "bad PCI bus id"},
+      {nvml, "0000:01:00.8", "bad PCI bus id"},
+      {nvml, "000:01:00.0", "bad PCI bus id"},
+      {nvml, "zzzz:01:00.0", "bad PCI bus id"},
+      {nvml, "0000:01:00.0;reboot", "bad PCI bus id"},
+      {nvml, "0000:01:00.0\n", "bad PCI bus id"},
+  };
+  for (const auto& c : cases) {
+    auto e = nvml_mig_devices(c.lib, c.bus, 2000);
+    ASSERT_FALSE(e.ok()) << c.lib << " " << c.bus;
+    EXPECT_NE(e.error().message().find(c.error), std::string::npos) << e.error().message();
+  }
+  EXPECT_FALSE(nvml_mig_devices_for(nvml, {}, 2000).ok());
+}
+
+TEST_F(Discover, NvmlProbeTimesOutAndKills) {
+  setenv("FAKE_NVML_HANG", "1", 1);
+  auto start = std::chrono::steady_clock::now();
+  auto v = nvml_mig_devices(root_ + "/driver" + kLibDir + "libnvidia-ml.so.1", "0000:01:00.0", 300);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code(), ETIMEDOUT);
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
 }
 
 TEST_F(Discover, GpusInBusOrder) {

@@ -76,9 +76,9 @@ void add_gpu_ls(CLI::App* gpu, Context& ctx) {
         t.write(join({std::to_string(g.index), g.uuid, g.bus_id, g.model, std::to_string(g.minor),
                       migs.empty() ? "-" : join(migs, ",")}, "\t") + "\n");
       }
+      for (const auto& w : d.warnings) std::fprintf(stderr, "WARNING: %s\n", w.c_str());
       std::string text = t.flush();
       std::fwrite(text.data(), 1, text.size(), stdout);
-      for (const auto& w : d.warnings) std::fprintf(stderr, "WARNING: %s\n", w.c_str());
       return ok();
     });
   });
