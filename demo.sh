@@ -3,7 +3,7 @@
 # against a local registry (Debian's docker-registry on a loopback port, htpasswd auth):
 # login, pull, images, run, run with a host directory mounted, commit, tag, push, rmi,
 # pull back, save and load, a detached web server with a published port fetched with curl,
-# ps, logs, exec, stop, rm; (2) the OCI runtime through the lifecycle runc's clients drive
+# ps, logs, exec, stop, rm, GPUs (the host's, or a fake driver); (2) the OCI runtime through the lifecycle runc's clients drive
 # (create, start, state, exec, pause, kill, delete). Root, Debian 12. Stops at the first
 # failure and cleans up after itself.
 set -euo pipefail
@@ -84,6 +84,22 @@ bt logs web
 bt exec web ps
 bt stop -t 1 web
 bt rm web
+
+# GPUs (SPEC's `run --gpus all -it -v /data:/data -p 8888:8888 IMAGE`): this host's NVIDIA
+# driver when it has one, else the fake driver the tests use, found through BERTH_NVIDIA_*.
+if [ -e /proc/driver/nvidia/version ]; then
+  echo "GPUs: this host's NVIDIA driver (no NVIDIA Container Toolkit needed)"
+else
+  echo "GPUs: no NVIDIA driver here; tests/fixtures/mk-fake-nvidia-driver.sh makes a fake one with two GPUs"
+  tests/fixtures/mk-fake-nvidia-driver.sh "$work/nvidia"
+  export BERTH_NVIDIA_DRIVER_ROOT=$work/nvidia/driver BERTH_NVIDIA_DEV_ROOT=$work/nvidia \
+    BERTH_NVIDIA_PROC_ROOT=$work/nvidia/proc BERTH_NVIDIA_SYS_ROOT=$work/nvidia/sys BERTH_NVIDIA_RUN_ROOT=$work/nvidia
+fi
+bt gpu ls
+nb=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bt run --rm --gpus all -v "$work/data:/data" -p "127.0.0.1:$nb:8888" "$REG/demo/project:v1" sh -c \
+  'ls /dev | busybox grep nvidia; busybox grep -h -E "Model|UUID" /proc/driver/nvidia/gpus/*/information; echo "NVIDIA_VISIBLE_DEVICES=$NVIDIA_VISIBLE_DEVICES"; ls /data'
+bt run --rm --gpus '"device=1"' "$REG/demo/project:v1" sh -c 'ls /dev | busybox grep nvidia'
 bt system df
 
 # --- 2. the OCI runtime -----------------------------------------------------------------
