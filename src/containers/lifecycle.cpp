@@ -225,7 +225,9 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   gpu::ContainerEdits devices =
       TRY(gpu_edits(e.options(), s, path_join(e.run_dir(c.id), "nvidia-params")));
   if (!devices.empty()) TRY(gpu::apply(devices, spec));
-  return write_file_atomic(path_join(e.run_dir(c.id), "config.json"), oci::to_json(spec));
+  // Rewritten at every start, so no fsync: a crash loses nothing that is needed later.
+  return write_file_atomic(path_join(e.run_dir(c.id), "config.json"), oci::to_json(spec), 0644,
+                           Durability::volatile_ok);
 }
 
 // In M (the forked child) or in the restart hook: the container created with the runtime,

@@ -144,7 +144,7 @@ std::string filter_resolv(const std::string& text, bool host_network) {
 }  // namespace
 
 Status write_etc_files(const std::string& dir, const EtcInputs& in) {
-  TRY(write_file_atomic(path_join(dir, "hostname"), in.hostname + "\n"));
+  TRY(write_file_atomic(path_join(dir, "hostname"), in.hostname + "\n", 0644, Durability::volatile_ok));
   std::string hosts;
   if (in.host_network) {
     auto host = read_file("/etc/hosts", 1 << 20);
@@ -161,7 +161,7 @@ Status write_etc_files(const std::string& dir, const EtcInputs& in) {
   }
   for (const auto& [name, ip] : in.peers) hosts += ip + "\t" + name + "\n";
   if (!in.ip.empty()) hosts += in.ip + "\t" + in.hostname + "\n";
-  TRY(write_file_atomic(path_join(dir, "hosts"), hosts));
+  TRY(write_file_atomic(path_join(dir, "hosts"), hosts, 0644, Durability::volatile_ok));
   std::string resolv;
   if (in.dns.empty() && in.dns_search.empty() && in.dns_options.empty()) {
     resolv = filter_resolv(host_resolv_conf(), in.host_network);
@@ -178,7 +178,7 @@ Status write_etc_files(const std::string& dir, const EtcInputs& in) {
         if (starts_with(line, "nameserver")) resolv += line + "\n";
     if (!in.dns_options.empty()) resolv += "options " + join(in.dns_options, " ") + "\n";
   }
-  return write_file_atomic(path_join(dir, "resolv.conf"), resolv);
+  return write_file_atomic(path_join(dir, "resolv.conf"), resolv, 0644, Durability::volatile_ok);
 }
 
 }  // namespace berth::containers

@@ -206,7 +206,7 @@ Result<ContainerEdits> nvidia_edits(const DriverInfo& d, const GpuSelection& sel
       for (size_t at = text.find("ModifyDeviceFiles: 1"); at != std::string::npos;
            at = text.find("ModifyDeviceFiles: 1", at))
         text[at + 19] = '0';
-      TRY(write_file_atomic(o.params_copy, text, 0444));
+      TRY(write_file_atomic(o.params_copy, text, 0444, Durability::volatile_ok));
       e.mounts.push_back({.host_path = o.params_copy, .container_path = "/proc/driver/nvidia/params",
                           .type = "bind", .options = kBindOptions});
     }
