@@ -90,7 +90,9 @@ class VolumesNetworksTest : public ::testing::Test {
     }
     EXPECT_FALSE(std::filesystem::exists(env_.runroot() + "/netns/")) << "netns folder left";
     for (const auto& id : ids_) {
-      EXPECT_FALSE(link_exists("berth" + id.substr(0, 10))) << "veth of " << id << " left";
+      // The kernel deletes the veth with its namespace, in its own cleanup work.
+      EXPECT_TRUE(eventually([&] { return !link_exists("berth" + id.substr(0, 10)); }))
+          << "veth of " << id << " left";
       for (const char* ctl : {"memory", "pids", "unified", "cpu", "devices", "freezer"})
         EXPECT_FALSE(std::filesystem::exists(std::string("/sys/fs/cgroup/") + ctl + "/berth/" + id))
             << "cgroup " << ctl << " of " << id << " left";
