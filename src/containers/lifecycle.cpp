@@ -334,7 +334,11 @@ Status Engine::spawn_monitor(Container& c, bool start_now) {
     if (n > 0) reply.append(buf, static_cast<size_t>(n));
   if (reply.rfind("ok", 0) != 0) {
     int st = 0;
-    ::waitpid(m, &st, WNOHANG);
+    pid_t reaped = ::waitpid(m, &st, WNOHANG);
+    for (int i = 0; i < 100 && reaped == 0; ++i) {  // it closed the pipe: it is exiting
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      reaped = ::waitpid(m, &st, WNOHANG);
+    }
     // "error:ERRNO:message" from M, or "error: message" from the monitor.
     int code = 0;
     std::string msg = reply;
@@ -348,7 +352,12 @@ Status Engine::spawn_monitor(Container& c, bool start_now) {
       while (!msg.empty() && msg.front() == ' ') msg.erase(0, 1);
     }
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-    if (msg.empty()) msg = "the container's monitor exited before it was ready";
+    if (msg.empty()) {
+      // Say how it ended: a signal here points at whoever killed it.
+      msg = "the container's monitor exited before it was ready";
+      if (reaped == m && WIFSIGNALED(st)) msg += " (killed by signal " + std::to_string(WTERMSIG(st)) + ")";
+      else if (reaped == m && WIFEXITED(st)) msg += " (exit status " + std::to_string(WEXITSTATUS(st)) + ")";
+    }
     std::string suffix = code ? std::string(": ") + std::strerror(code) : "";
     if (code && msg.size() > suffix.size() && msg.compare(msg.size() - suffix.size(), suffix.size(), suffix) == 0)
       return Error(code, msg.substr(0, msg.size() - suffix.size()));
