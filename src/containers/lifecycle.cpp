@@ -266,10 +266,13 @@ static std::string oom_file_of(Engine& e, const Container& c) {
   };
   auto console = create_process(e, c, io);
   if (!console) fail(console.error());
-  if (start_now)
-    if (Status s = e.runtime().start(c.id); !s) fail(s.error());
+  // The pid before the start: a container that exits at once is "stopped" (pid 0) by then.
   auto st = e.runtime().state(c.id);
   if (!st) fail(st.error());
+  std::string pid_line = "pid " + std::to_string(st->pid) + "\n";  // the starter records it
+  (void)!::write(ready_fd, pid_line.data(), pid_line.size());
+  if (start_now)
+    if (Status s = e.runtime().start(c.id); !s) fail(s.error());
   std::vector<std::string> args = {opts.monitor_exe,
                                    "--pid", std::to_string(st->pid),
                                    "--exit-file", path_join(e.run_dir(c.id), "exit.json"),
@@ -324,14 +327,33 @@ Status Engine::spawn_monitor(Container& c, bool start_now) {
   }
   ready_w.reset();
   io = Stdio{};
-  std::string reply;
+  std::string reply, got;
   char buf[512];
   ssize_t n;
-  // One line: "ok" from the monitor, or an error from M or the monitor. (Not EOF: the
-  // container's init, created but not started, still holds the pipe until its exec.)
-  while (reply.find('\n') == std::string::npos &&
-         ((n = ::read(ready_r.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)))
-    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+  int container_pid = 0;
+  // "pid N" from M (the container's pid, read before its start), then one line: "ok" from the
+  // monitor, or an error from M or the monitor. (Not EOF: the container's init, created but
+  // not started, still holds the pipe until its exec.)
+  for (;;) {
+    size_t nl = got.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = got.substr(0, nl + 1);
+      got.erase(0, nl + 1);
+      if (line.rfind("pid ", 0) == 0) {
+        container_pid = parse_int(std::string_view(line).substr(4, line.size() - 5)).value_or(0);
+        continue;
+      }
+      reply = line;
+      break;
+    }
+    n = ::read(ready_r.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      reply = got;
+      break;
+    }
+    got.append(buf, static_cast<size_t>(n));
+  }
   if (reply.rfind("ok", 0) != 0) {
     int st = 0;
     pid_t reaped = ::waitpid(m, &st, WNOHANG);
@@ -363,9 +385,9 @@ Status Engine::spawn_monitor(Container& c, bool start_now) {
       return Error(code, msg.substr(0, msg.size() - suffix.size()));
     return Error(code == 0 ? 0 : code, code ? msg : msg);
   }
-  auto st = TRY(runtime_.state(c.id));
-  c.state.pid = st.pid;
-  c.state.pid_start = sys::process_start_time(st.pid).value_or(0);
+  c.state.pid = container_pid;
+  if (c.state.pid <= 0) c.state.pid = TRY(runtime_.state(c.id)).pid;
+  c.state.pid_start = sys::process_start_time(c.state.pid).value_or(0);
   c.state.monitor_pid = m;
   c.state.monitor_start = sys::process_start_time(m).value_or(0);
   return ok();
@@ -584,8 +606,8 @@ Status Engine::restart_in_hook(Container& c, int hook_fd) {
   TRY(prepare_bundle(*this, c, net));
   Stdio io = TRY(make_pipes(c.spec));
   UniqueFd console = TRY(create_process(*this, c, io));
+  auto st = TRY(runtime_.state(c.id));  // before the start: see run_monitor_child
   TRY(runtime_.start(c.id));
-  auto st = TRY(runtime_.state(c.id));
   std::vector<int> fds;
   if (console) fds.push_back(console.get());
   else fds = {io.stdout_r.get(), io.stderr_r.get()};
