@@ -33,15 +33,7 @@ class Containers : public ::testing::Test {
     imgtest::install_fixture(env_, img_, {"docker.io/library/bb:latest"});
   }
   void TearDown() override {
-    Output ids = env_.berth({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : lines_of(ids.out)) env_.berth({"rm", "-f", id});
-    // The network namespaces' folder is a bind mount of itself (as /run/netns is for ip).
-    ::umount2((env_.runroot() + "/netns").c_str(), MNT_DETACH);
-    // Nothing else of ours may stay mounted.
-    std::ifstream mi("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(mi, line))
-      EXPECT_EQ(line.find(env_.runroot()), std::string::npos) << "left mounted: " << line;
+    remove_containers_and_check_mounts(env_);
   }
   Output berth(const std::vector<std::string>& args, const std::string& in = "", int timeout = 60) {
     return env_.berth(args, in, timeout);

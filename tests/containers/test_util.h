@@ -2,6 +2,11 @@
 // and polling for a state that arrives asynchronously (monitors, restarts).
 #pragma once
 
+#include <sys/mount.h>
+
+#include <fstream>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
@@ -36,6 +41,19 @@ bool eventually(F pred) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+// A fixture's TearDown: rm -f of every container env's berth knows, the netns folder's bind
+// mount undone, and a check that nothing under env's run root is still mounted.
+template <class Env>
+void remove_containers_and_check_mounts(const Env& env) {
+  for (const auto& id : lines_of(env.berth({"ps", "-aq", "--no-trunc"}).out)) env.berth({"rm", "-f", id});
+  // The network namespaces' folder is a bind mount of itself (as /run/netns is for ip).
+  ::umount2((env.runroot() + "/netns").c_str(), MNT_DETACH);
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line))
+    EXPECT_EQ(line.find(env.runroot()), std::string::npos) << "left mounted: " << line;
 }
 
 }  // namespace berth::ctest

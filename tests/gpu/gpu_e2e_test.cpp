@@ -64,13 +64,7 @@ class Gpus : public ::testing::Test {
                           "BERTH_NVIDIA_SYS_ROOT", "BERTH_NVIDIA_RUN_ROOT"})
       ::unsetenv(v);
     if (::geteuid() != 0) return;
-    Output ids = env_.berth({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : lines_of(ids.out)) env_.berth({"rm", "-f", id});
-    ::umount2((env_.runroot() + "/netns").c_str(), MNT_DETACH);
-    std::ifstream mi("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(mi, line))
-      EXPECT_EQ(line.find(env_.runroot()), std::string::npos) << "left mounted: " << line;
+    ctest::remove_containers_and_check_mounts(env_);
   }
   Output berth(std::vector<std::string> args) { return env_.berth(args); }
   // run --rm --network none FLAGS bb sh -c SCRIPT
