@@ -3,6 +3,7 @@
 #include "images/commit.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <condition_variable>
@@ -221,10 +222,11 @@ Result<uint64_t> write_layer(int upper_fd, const tree::WalkOptions& wo, ByteSink
 
 // The layer into the blob store: this thread walks, builds the tar and hashes it, a second
 // one writes it (the blob writer hashes again to check). An empty layer is not stored.
-Result<LayerBlob> store_layer(Store& store, const Plan& p, const CommitRequest& req) {
+Result<LayerBlob> store_layer(Store& store, int upper_fd, const std::string& upper_dir,
+                              const std::vector<std::string>& exclude) {
   storage::BlobStore::Writer w = TRY(store.blobs().writer());
   tree::WalkOptions wo =
-      upper_walk(req.exclude, store.unpack_options().uid_offset, store.unpack_options().gid_offset);
+      upper_walk(exclude, store.unpack_options().uid_offset, store.unpack_options().gid_offset);
   WriterSink direct(w);
   std::unique_ptr<ThreadedSink> threaded;
   try {
@@ -232,11 +234,11 @@ Result<LayerBlob> store_layer(Store& store, const Plan& p, const CommitRequest& 
   } catch (const std::system_error&) {  // no thread to be had: write on this one
   }
   HashingSink hashed(threaded ? static_cast<ByteSink&>(*threaded) : direct);
-  auto entries = write_layer(p.upper.get(), wo, hashed);
+  auto entries = write_layer(upper_fd, wo, hashed);
   if (threaded) TRY(threaded->finish());  // the writer's error first: the walk's may follow it
   if (!entries.ok()) {
     const Error& e = entries.error();
-    return Error(e.code(), "write layer from upper dir " + req.upper_dir + ": " + e.op(),
+    return Error(e.code(), "write layer from upper dir " + upper_dir + ": " + e.op(),
                  e.object());
   }
   if (*entries == 0) {
@@ -291,7 +293,7 @@ std::string config_json(const Plan& p, const CommitRequest& req, const LayerBlob
 
 Result<CommitResult> commit(Store& store, const CommitRequest& req) {
   Plan p = TRY(plan(store, req));
-  LayerBlob layer = TRY(store_layer(store, p, req));
+  LayerBlob layer = TRY(store_layer(store, p.upper.get(), req.upper_dir, req.exclude));
 
   InstallRequest ir;
   ir.config = config_json(p, req, layer);
@@ -316,6 +318,32 @@ Result<uint64_t> write_upper_layer(const std::string& upper_dir,
   if (fd < 0) return sys_error("open upper dir", upper_dir);
   UniqueFd upper(fd);
   return write_layer(upper.get(), upper_walk(exclude, uid_shift, gid_shift), out);
+}
+
+std::vector<std::string> placeholder_mount_points(const std::string& upper) {
+  std::vector<std::string> out;
+  int fd = ::open((upper + "/etc").c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return out;
+  UniqueFd etc(fd);
+  for (const char* name : {"hostname", "hosts", "resolv.conf"}) {
+    struct stat st;
+    if (::fstatat(etc.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size == 0)
+      out.push_back(std::string("etc/") + name);
+  }
+  return out;
+}
+
+Result<LayerBlob> store_upper_layer(Store& store, const std::string& upper_dir,
+                                    const std::vector<std::string>& exclude) {
+  int fd = ::open(upper_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return sys_error("open upper dir", upper_dir);
+  UniqueFd upper(fd);
+  return store_layer(store, upper.get(), upper_dir, exclude);
+}
+
+Result<std::vector<LayerBlob>> image_layer_blobs(Store& store, const std::string& image_id) {
+  return parent_blobs(store, image_id);
 }
 
 Result<CommitResult> commit_container_ex(Store& store, const CommitRequest& req) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "images/install.h"
 #include "images/store.h"
 
 namespace berth::images {
@@ -53,6 +54,20 @@ struct CommitResult {
 Result<CommitResult> commit_container_ex(Store& store, const CommitRequest& req);
 // The same, returning the new image id.
 Result<std::string> commit_container(Store& store, const CommitRequest& req);
+
+// /etc/hostname, /etc/hosts and /etc/resolv.conf are bind-mount targets: where the image
+// has none, the runtime leaves an empty file in the upper dir. docker keeps those in its init
+// layer, so commit and build leave them out (relative paths, for `exclude`); a file the
+// image had or the container wrote stays.
+std::vector<std::string> placeholder_mount_points(const std::string& upper_dir);
+
+// The layer of an overlay upper dir (whiteouts converted, `exclude` left out) written into
+// the blob store as an uncompressed tar whose digest is also its diff id; the build makes its
+// layers with it. An upper dir with no entries stores nothing and returns an empty digest.
+Result<LayerBlob> store_upper_layer(Store& store, const std::string& upper_dir,
+                                    const std::vector<std::string>& exclude);
+// The layer blobs of an image in the store, bottom first (an error when one is missing).
+Result<std::vector<LayerBlob>> image_layer_blobs(Store& store, const std::string& image_id);
 
 // The layer tar of an overlay upper dir, written to out (the part of commit that needs no
 // store; tests and `berth diff` style tools). Returns the number of entries.

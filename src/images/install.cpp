@@ -162,6 +162,7 @@ Result<std::string> install_image(Store& store, const InstallRequest& req,
   rec.manifest_digest = manifest_digest;
   rec.manifest_media_type = manifest_type;
   rec.repo_digests = req.repo_digests;
+  rec.parent = req.parent;
   TRY(store.db().put_image(rec, records, req.tags));
   return id;
 }

@@ -32,6 +32,7 @@ struct InstallRequest {
   std::string manifest_media_type;
   std::vector<std::string> tags;          // full names: "docker.io/library/ubuntu:22.04"
   std::vector<std::string> repo_digests;  // "docker.io/library/ubuntu@sha256:..."
+  std::string parent;  // the image a build step started from (docker's Parent), or ""
 };
 
 // Reported while layers are unpacked: the layer (its blob digest), and whether it was

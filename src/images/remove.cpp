@@ -177,6 +177,25 @@ Status remove_by_id(Store& store, const storage::ImageRecord& rec, const RemoveO
 
 }  // namespace
 
+namespace {
+
+// docker's rmi deletes the untagged parents a build left (its intermediate images) with the
+// image, up the chain, while each has no name, no other child and no container.
+Status prune_parents(Store& store, std::string parent, const RemoveOptions& opts,
+                     DeleteReport& report) {
+  while (!parent.empty()) {
+    auto p = TRY(store.db().find_by_id(parent));
+    if (!p || !p->tags.empty() || !p->repo_digests.empty()) return ok();
+    if (!TRY(store.db().children(p->id)).empty()) return ok();
+    if (!TRY(users_of(opts.users, p->id)).empty()) return ok();
+    TRY(delete_image(store, p->id, /*force=*/false, /*drop_names=*/true, opts.users, report));
+    parent = p->parent;
+  }
+  return ok();
+}
+
+}  // namespace
+
 Result<DeleteReport> remove_image(Store& store, std::string_view arg, const RemoveOptions& opts) {
   auto rec = TRY(store.lookup(arg));
   if (!rec) return Error::invalid("No such image: " + shown(arg));
@@ -187,17 +206,26 @@ Result<DeleteReport> remove_image(Store& store, std::string_view arg, const Remo
     image::Reference ref = TRY(image::parse_reference(arg));
     TRY(remove_by_name(store, *rec, ref, opts, report));
   }
+  if (!opts.no_prune && !TRY(store.db().find_by_id(rec->id))) TRY(prune_parents(store, rec->parent, opts, report));
   return report;
 }
 
 Result<DeleteReport> prune_images(Store& store, bool all, const ContainerUsers& users) {
   DeleteReport report;
-  for (const auto& rec : TRY(store.db().list())) {
-    if (!all && !rec.tags.empty()) continue;
-    if (!TRY(users_of(users, rec.id)).empty()) continue;  // prune keeps what containers use
-    Status st = delete_image(store, rec.id, /*force=*/false, /*drop_names=*/true, users, report);
-    // Another process may have removed the image meanwhile: that is what prune wanted.
-    if (!st && TRY(store.db().find_by_id(rec.id))) return std::move(st).error();
+  // Rounds: an intermediate build image (untagged, with a child) goes only once its children
+  // have gone, so a dangling image takes its untagged parents with it and a tagged one keeps
+  // them (the build cache of what is still named).
+  for (bool removed = true; removed;) {
+    removed = false;
+    for (const auto& rec : TRY(store.db().list())) {
+      if (!all && (!rec.tags.empty() || !rec.repo_digests.empty())) continue;
+      if (!all && !TRY(store.db().children(rec.id)).empty()) continue;
+      if (!TRY(users_of(users, rec.id)).empty()) continue;  // prune keeps what containers use
+      Status st = delete_image(store, rec.id, /*force=*/false, /*drop_names=*/true, users, report);
+      // Another process may have removed the image meanwhile: that is what prune wanted.
+      if (!st && TRY(store.db().find_by_id(rec.id))) return std::move(st).error();
+      removed = removed || st.ok();
+    }
   }
   return report;
 }

@@ -40,6 +40,7 @@ struct DeleteReport {
 struct RemoveOptions {
   bool force = false;    // -f: remove every name of the image, and the image
   ContainerUsers users;  // may be empty: no containers
+  bool no_prune = false;  // --no-prune: keep the untagged parents (a build's intermediate images)
 };
 
 // `rmi NAME`: by a name, untags it (and the repo digests of that repository when no tag of

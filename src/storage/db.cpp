@@ -143,12 +143,14 @@ Status Db::put_image(const ImageRecord& image, const std::vector<LayerRecord>& l
     TRY(put_layers(layers));
     Stmt img = TRY(
         prepare("INSERT INTO images(id, config, created, added, size, manifest_digest, "
-                "manifest_media_type) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "config = excluded.config, created = excluded.created, size = excluded.size, "
+                "manifest_media_type, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE "
+                "SET config = excluded.config, created = excluded.created, size = excluded.size, "
                 "manifest_digest = excluded.manifest_digest, "
-                "manifest_media_type = excluded.manifest_media_type"));
+                "manifest_media_type = excluded.manifest_media_type, "
+                "parent = CASE WHEN excluded.parent = '' THEN images.parent ELSE excluded.parent END"));
     img.bind(1, image.id).bind(2, image.config).bind(3, image.created).bind(4, now_unix());
     img.bind(5, size).bind(6, image.manifest_digest).bind(7, image.manifest_media_type);
+    img.bind(8, image.parent);
     if (img.step() != SQLITE_DONE) return db_error("add image " + image.id);
     Stmt del = TRY(prepare("DELETE FROM image_layers WHERE image_id = ?"));
     del.bind(1, image.id);
@@ -192,7 +194,8 @@ Status Db::load_names(ImageRecord& r) {
 }
 
 constexpr const char* kImageColumns =
-    "SELECT id, config, created, added, size, manifest_digest, manifest_media_type FROM images ";
+    "SELECT id, config, created, added, size, manifest_digest, manifest_media_type, parent "
+    "FROM images ";
 
 Result<ImageRecord> Db::load_image(Stmt& row) {
   ImageRecord r;
@@ -203,6 +206,7 @@ Result<ImageRecord> Db::load_image(Stmt& row) {
   r.size = row.integer(4);
   r.manifest_digest = row.text(5);
   r.manifest_media_type = row.text(6);
+  r.parent = row.text(7);
   TRY(load_names(r));
   return r;
 }

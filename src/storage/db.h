@@ -37,8 +37,16 @@ struct ImageRecord {
   int64_t size = 0;             // unpacked size; put_image sums the layers when 0
   std::string manifest_digest;  // the manifest it was pulled or loaded with, may be empty
   std::string manifest_media_type;
+  std::string parent;  // the image it was built on by `berth build` ("sha256:..."), or ""
   std::vector<std::string> tags;          // "docker.io/library/ubuntu:16.04"; filled on reads
   std::vector<std::string> repo_digests;  // "docker.io/library/ubuntu@sha256:..."
+};
+
+// What `berth build` remembers of a context file to avoid hashing it again.
+struct FileHash {
+  std::string path;  // absolute
+  int64_t dev = 0, ino = 0, size = 0, mtime_ns = 0, ctime_ns = 0;
+  std::string hash;  // "sha256:..." of the content
 };
 
 struct RemoveResult {
@@ -119,6 +127,17 @@ class Db {
   // Deletes an image, its tags and repo digests; layers and blobs nothing else references
   // are deleted from the database and returned, for the caller to remove from disk.
   Result<RemoveResult> remove_image(std::string_view image_id);
+
+  // Images built on image_id (their parent is it).
+  Result<std::vector<std::string>> children(std::string_view image_id);
+
+  // The build cache (db_build.cpp): a step's key -> the image it made. An entry goes with
+  // its image.
+  Result<std::optional<std::string>> build_cache_get(std::string_view key);
+  Status build_cache_put(std::string_view key, std::string_view image_id);
+  // Content hashes of context files by path; put replaces, in one transaction.
+  Result<std::vector<FileHash>> file_hashes(const std::vector<std::string>& paths);
+  Status put_file_hashes(const std::vector<FileHash>& hashes);
 
   Result<std::vector<LayerRecord>> layers();
   Result<bool> has_layer(std::string_view chain_id);

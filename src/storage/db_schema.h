@@ -9,7 +9,7 @@
 
 namespace berth::storage {
 
-inline constexpr std::array<const char*, 2> kMigrations = {
+inline constexpr std::array<const char*, 3> kMigrations = {
     // 1: images, their layers, tags and repo digests.
     R"sql(
 CREATE TABLE layers(
@@ -82,6 +82,28 @@ CREATE TABLE addresses(
   PRIMARY KEY(network, ip)
 );
 CREATE INDEX addresses_by_container ON addresses(container_id);
+)sql",
+    // 3: the build: images know the image they were built on (docker's Parent: intermediate
+    // images are the untagged ones with children), the step cache, and the content hashes of
+    // build-context files (re-hashed only when their size, mtime, ctime or inode change).
+    R"sql(
+ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+CREATE INDEX images_by_parent ON images(parent);
+CREATE TABLE build_cache(
+  key TEXT PRIMARY KEY NOT NULL,
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  created INTEGER NOT NULL
+);
+CREATE INDEX build_cache_by_image ON build_cache(image_id);
+CREATE TABLE file_hashes(
+  path TEXT PRIMARY KEY NOT NULL,
+  dev INTEGER NOT NULL,
+  ino INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
 )sql",
 };
 

@@ -67,10 +67,10 @@ class DbTest : public ::testing::Test {
 };
 
 TEST_F(DbTest, SchemaAndReopen) {
-  EXPECT_EQ(db_->schema_version().value_or(-1), 2);
+  EXPECT_EQ(db_->schema_version().value_or(-1), 3);
   auto again = Db::open(path_);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->schema_version().value_or(-1), 2);
+  EXPECT_EQ(again->schema_version().value_or(-1), 3);
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr),
@@ -317,6 +317,49 @@ TEST_F(DbTest, ContainersVolumesNetworksAddresses) {
   EXPECT_EQ(db_->list_volumes().value().size(), 1u);
   EXPECT_TRUE(db_->remove_volume("v").value());
   EXPECT_FALSE(db_->remove_volume("v").value());
+}
+
+}  // namespace
+}  // namespace berth::storage
+
+namespace berth::storage {
+namespace {
+
+// The build's tables: a step's cache entry and an image's parent go with the image.
+TEST_F(DbTest, BuildCacheAndParents) {
+  ImageRecord base = image("{\"base\":1}", 1);
+  ASSERT_TRUE(db_->put_image(base, layers_of({"a"}), {"docker.io/library/base:latest"}).ok());
+  ImageRecord step = image("{\"step\":1}", 2);
+  step.parent = base.id;
+  ASSERT_TRUE(db_->put_image(step, layers_of({"a", "b"}), {}).ok());
+  auto found = db_->find_by_id(step.id);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->parent, base.id);
+  EXPECT_EQ(db_->children(base.id).value_or({}), std::vector<std::string>{step.id});
+  // Putting it again without a parent keeps the one it had.
+  step.parent.clear();
+  ASSERT_TRUE(db_->put_image(step, layers_of({"a", "b"}), {}).ok());
+  EXPECT_EQ(db_->find_by_id(step.id).value()->parent, base.id);
+
+  EXPECT_FALSE(db_->build_cache_get("k1").value().has_value());
+  ASSERT_TRUE(db_->build_cache_put("k1", step.id).ok());
+  EXPECT_EQ(db_->build_cache_get("k1").value().value_or(""), step.id);
+  EXPECT_FALSE(db_->build_cache_put("k2", d("no such image")).ok());  // foreign key
+  ASSERT_TRUE(db_->remove_image(step.id).ok());
+  EXPECT_FALSE(db_->build_cache_get("k1").value().has_value());
+}
+
+TEST_F(DbTest, FileHashes) {
+  EXPECT_TRUE(db_->file_hashes({"/x/a"}).value().empty());
+  ASSERT_TRUE(db_->put_file_hashes({{"/x/a", 1, 2, 3, 4, 5, "sha256:aa"},
+                                    {"/x/b", 1, 3, 3, 4, 5, "sha256:bb"}})
+                  .ok());
+  ASSERT_TRUE(db_->put_file_hashes({{"/x/a", 1, 2, 9, 4, 5, "sha256:cc"}}).ok());
+  auto got = db_->file_hashes({"/x/a", "/x/c", "/x/b"}).value();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].hash, "sha256:cc");
+  EXPECT_EQ(got[0].size, 9);
+  EXPECT_EQ(got[1].path, "/x/b");
 }
 
 }  // namespace

@@ -104,23 +104,6 @@ struct CommitArgs {
   bool pause = true;
 };
 
-// /etc/hostname, /etc/hosts and /etc/resolv.conf are bind-mount targets: where the image
-// has none, the runtime leaves an empty file in the upper dir. docker keeps those in its init
-// layer, so a commit leaves them out; a file the image had or the container wrote stays.
-std::vector<std::string> placeholder_mount_points(const std::string& upper) {
-  std::vector<std::string> out;
-  int fd = ::open((upper + "/etc").c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return out;
-  UniqueFd etc(fd);
-  for (const char* name : {"hostname", "hosts", "resolv.conf"}) {
-    struct stat st;
-    if (::fstatat(etc.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-        st.st_size == 0)
-      out.push_back(std::string("etc/") + name);
-  }
-  return out;
-}
-
 Result<images::CommitRequest> commit_request(Engine& e, const Container& c, const CommitArgs& a) {
   images::CommitRequest r;
   if (!a.reference.empty()) {
@@ -136,7 +119,7 @@ Result<images::CommitRequest> commit_request(Engine& e, const Container& c, cons
   r.comment = a.message;
   r.changes = a.changes;
   r.container_id = c.id;
-  r.exclude = placeholder_mount_points(r.upper_dir);
+  r.exclude = images::placeholder_mount_points(r.upper_dir);
   return r;
 }
 

@@ -79,6 +79,7 @@ void add_commit_cp_commands(CLI::App& app, Context& ctx);  // commit_cp.cpp: com
 void add_volume_network_commands(CLI::App& app, Context& ctx);  // volumes_networks.cpp:
                                                                 // volume ..., network ...,
                                                                 // system reset
+void add_build_commands(CLI::App& app, Context& ctx);  // build.cpp: build, image build
 void add_gpu_commands(CLI::App& app, Context& ctx);  // gpu.cpp: gpu ls, gpu cdi generate|ls
 void print_gpu_info(Context& ctx);                   // gpu.cpp: the GPU lines of `info`
 

@@ -208,8 +208,16 @@ Status list_images(Context& ctx, const ListOptions& o) {
                 : "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
   RowPrinter out = TRY(RowPrinter::make(o.quiet ? "{{.ID}}" : o.format, table, image_headers()));
   std::set<std::string> seen;  // -q prints each id once
-  for (const auto& rec : TRY(store->db().list())) {
-    if (f.dangling && *f.dangling != rec.tags.empty()) continue;
+  std::vector<storage::ImageRecord> all = TRY(store->db().list());
+  // docker's intermediate images: untagged, with a child (a build step's image). Hidden
+  // unless -a; an untagged image without children is dangling and shown.
+  std::set<std::string> parents;
+  for (const auto& rec : all)
+    if (!rec.parent.empty()) parents.insert(rec.parent);
+  for (const auto& rec : all) {
+    bool intermediate = rec.tags.empty() && rec.repo_digests.empty() && parents.count(rec.id);
+    if (intermediate && !o.all) continue;
+    if (f.dangling && *f.dangling != (rec.tags.empty() && !intermediate)) continue;
     if ((f.before && rec.created >= *f.before) || (f.since && rec.created <= *f.since)) continue;
     image::ImageConfig c = TRY(image::parse_image_config(rec.config));
     if (!labels_match(f, c)) continue;
@@ -233,7 +241,7 @@ void add_ls(CLI::App* sub, Context& ctx) {
   auto o = std::make_shared<ListOptions>();
   sub->add_option("REPOSITORY", o->repository, "show only this repository, REPOSITORY[:TAG]");
   sub->add_flag("-q,--quiet", o->quiet, "only show image ids");
-  sub->add_flag("-a,--all", o->all, "show all images (berth keeps no intermediate images)");
+  sub->add_flag("-a,--all", o->all, "show all images (by default intermediate build images are hidden)");
   sub->add_flag("--digests", o->digests, "show digests");
   sub->add_flag("--no-trunc", o->no_trunc, "don't truncate output");
   sub->add_option("--format", o->format,
@@ -284,10 +292,10 @@ void print_events(const images::DeleteReport& r, bool prune_style) {
   }
 }
 
-void remove_images(Context& ctx, const std::vector<std::string>& names, bool force) {
+void remove_images(Context& ctx, const std::vector<std::string>& names, bool force, bool no_prune) {
   auto store = ctx.store();
   if (!store) return print_error(ctx, store.error(), kExitBerthError);
-  images::RemoveOptions opts{force, containers_using_image};
+  images::RemoveOptions opts{force, containers_using_image, no_prune};
   // Like docker: every argument is tried; each failure is reported and the others go on.
   for (const auto& n : names) {
     auto r = images::remove_image(**store, n, opts);
@@ -306,8 +314,8 @@ void add_rm(CLI::App* sub, Context& ctx) {
   auto no_prune = std::make_shared<bool>(false);
   sub->add_option("IMAGE", *names, "images, by name or id")->required();
   sub->add_flag("-f,--force", *force, "remove every name of the image, and the image");
-  sub->add_flag("--no-prune", *no_prune, "accepted for docker compatibility: no parents are kept");
-  sub->callback([=, &ctx] { remove_images(ctx, *names, *force); });
+  sub->add_flag("--no-prune", *no_prune, "Do not delete untagged parents");
+  sub->callback([=, &ctx] { remove_images(ctx, *names, *force, *no_prune); });
 }
 
 // ---- image prune --------------------------------------------------------------------------

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   berth::cli::add_container_show_commands(app, ctx);
   berth::cli::add_commit_cp_commands(app, ctx);
   berth::cli::add_volume_network_commands(app, ctx);
+  berth::cli::add_build_commands(app, ctx);
   berth::cli::add_gpu_commands(app, ctx);
 
   berth::cli::command_line().assign(argv, argv + argc);

@@ -1,0 +1,376 @@
+// copy.cpp - COPY, ADD and WORKDIR: files written into a step container's mounted rootfs,
+// every path resolved inside it, then its upper dir committed (see builder.h).
+//
+// docker's rules (https://docs.docker.com/reference/dockerfile/#copy):
+//   - sources are relative to the context (or the --from stage/image's root); globs match
+//     with Go's filepath.Match; .dockerignore'd files do not exist for COPY;
+//   - a directory source copies its contents, not itself; a file goes to DEST/basename when
+//     DEST ends with '/', or names an existing directory, or there are several sources
+//     (then DEST must end with '/'); otherwise the file becomes DEST;
+//   - a relative DEST is under WORKDIR; missing directories are created;
+//   - everything copied belongs to 0:0 unless --chown (a name resolved in the image's
+//     /etc/passwd and /etc/group; without a group the gid is the uid); --chmod sets the
+//     permission bits of everything copied; modes and mtimes are kept otherwise;
+//   - ADD also extracts a local tar archive (plain, gzip, bzip2, xz, zstd) into DEST.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <memory>
+
+#include "base/file.h"
+#include "base/strings.h"
+#include "build/builder_internal.h"
+#include "containers/spec_parts.h"
+#include "images/tree_tar.h"
+#include "storage/blob_store.h"
+#include "storage/sha256.h"
+#include "sys/path_resolve.h"
+
+namespace berth::build {
+
+namespace {
+
+namespace tree = images::tree;
+
+// Passes entries on, leaving out what .dockerignore excludes (paths relative to the context
+// are `base` + the entry's path) and setting --chmod's bits.
+class FilterSink : public tree::EntrySink {
+ public:
+  FilterSink(tree::EntrySink& next, const BuildContext* ctx, std::string base,
+             std::optional<mode_t> chmod)
+      : next_(next), ctx_(ctx), base_(std::move(base)), chmod_(chmod) {}
+  Status add(const storage::TarEntry& e, storage::EntryData& data) override {
+    if (ctx_ && !e.path.empty()) {
+      std::string rel = base_ == "." || base_.empty() ? e.path : base_ + "/" + e.path;
+      if (ctx_->excluded(rel)) {
+        // A directory left out may still hold an exception (`!dir/keep`): its entries come
+        // through one by one and are checked themselves.
+        return ok();
+      }
+    }
+    if (!chmod_) return next_.add(e, data);
+    storage::TarEntry c = e;
+    if (c.type != S_IFLNK) c.perm = *chmod_;
+    return next_.add(c, data);
+  }
+  Status finish() override { return ok(); }
+
+ private:
+  tree::EntrySink& next_;
+  const BuildContext* ctx_;
+  std::string base_;
+  std::optional<mode_t> chmod_;
+};
+
+std::string parent_of(const std::string& p) {
+  auto slash = p.rfind('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return p.substr(0, slash);
+}
+
+std::string base_of(const std::string& p) {
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// ADD's archive test: the magic bytes of tar's compressors, or a tar header.
+bool looks_like_archive(int fd) {
+  unsigned char b[512];
+  ssize_t n = ::pread(fd, b, sizeof b, 0);
+  if (n < 6) return false;
+  if (b[0] == 0x1f && b[1] == 0x8b) return true;                         // gzip
+  if (b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') return true;            // bzip2
+  if (std::memcmp(b, "\xfd" "7zXZ\0", 6) == 0) return true;              // xz
+  if (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return true;  // zstd
+  return n == 512 && std::memcmp(b + 257, "ustar", 5) == 0;              // tar
+}
+
+struct Owner {
+  int64_t uid = 0, gid = 0;
+};
+
+Result<Owner> chown_ids(const std::string& rootfs, const std::string& spec) {
+  std::string user = spec, group;
+  if (auto c = spec.find(':'); c != std::string::npos) {
+    user = spec.substr(0, c);
+    group = spec.substr(c + 1);
+  }
+  if (user.empty()) return Error::invalid("--chown: no user in '" + spec + "'");
+  containers::ResolvedUser u = TRY(containers::resolve_user(rootfs, user + (group.empty() ? "" : ":" + group), {}));
+  Owner o{u.user.uid, u.user.gid};
+  if (group.empty()) o.gid = o.uid;  // docker: a user without a group gets gid = uid
+  return o;
+}
+
+}  // namespace
+
+Status Builder::copy_step(Stage& st, const Instruction& ins) {
+  const bool add = ins.keyword == "ADD";
+  std::string from, chown_spec;
+  std::optional<mode_t> chmod;
+  for (const auto& f : ins.flags) {
+    auto eq = f.find('=');
+    std::string name = f.substr(0, eq), val = eq == std::string::npos ? "" : f.substr(eq + 1);
+    if (name == "from" && !add) from = TRY(expand(st, val));
+    else if (name == "chown") chown_spec = TRY(expand(st, val));
+    else if (name == "chmod") {
+      std::string v = TRY(expand(st, val));
+      char* endp = nullptr;
+      unsigned long m = std::strtoul(v.c_str(), &endp, 8);
+      if (v.empty() || *endp || m > 07777) return Error::invalid("invalid chmod parameter: " + v);
+      chmod = static_cast<mode_t>(m);
+    } else if (name == "link") {
+      // --link changes how BuildKit stacks the layer, not what it holds.
+    } else {
+      return Error::invalid(ins.keyword + " --" + name + " is not supported by berth's builder yet");
+    }
+  }
+  // The words: sources..., dest (heredocs are inline files).
+  std::vector<std::string> words;
+  for (const auto& a : ins.args) words.push_back(TRY(expand(st, a)));
+  if (words.size() < 2) return Error::invalid(ins.keyword + " requires at least two arguments");
+  std::string dest = words.back();
+  words.pop_back();
+  bool dest_dir = !dest.empty() && (dest.back() == '/' || (dest.size() >= 2 && dest.substr(dest.size() - 2) == "/."));
+  std::string workdir = st.config.config.working_dir.empty() ? "/" : st.config.config.working_dir;
+  if (dest.empty() || dest[0] != '/') dest = workdir + "/" + dest;
+  dest = clean_path(dest);
+
+  // Heredoc sources become files in a scratch folder, copied like context files.
+  std::unique_ptr<TempDir> inline_dir;
+  std::vector<std::string> inline_names;
+  for (auto& w : words) {
+    if (w.rfind("<<", 0) != 0) continue;
+    std::string name = w.substr(2);
+    if (!name.empty() && name[0] == '-') name = name.substr(1);
+    if (name.size() >= 2 && (name[0] == '"' || name[0] == '\'')) name = name.substr(1, name.size() - 2);
+    for (const auto& h : ins.heredocs) {
+      if (h.name != name) continue;
+      if (!inline_dir) inline_dir = std::make_unique<TempDir>(TRY(TempDir::create("/tmp/berth-heredoc-")));
+      // The body as written (berth does not expand variables in COPY heredocs yet).
+      TRY(write_file_atomic(path_join(inline_dir->path(), name), h.content, 0644, Durability::volatile_ok));
+      inline_names.push_back(name);
+    }
+  }
+
+  // The sources, in the context or in another stage's / image's root.
+  struct Source {
+    std::string rel;           // relative to its root
+    int root_fd = -1;          // the context, the inline folder or the --from rootfs
+    const BuildContext* ctx;   // for .dockerignore (context sources only)
+  };
+  std::vector<Source> sources;
+  std::optional<containers::Container> from_container;
+  UniqueFd from_root, inline_root;
+  auto cleanup_from = [&] {
+    if (from_container) {
+      (void)engine_.release_rootfs(*from_container);
+      remove_step_container(*from_container);
+      from_container.reset();
+    }
+  };
+  struct Guard {
+    std::function<void()> f;
+    ~Guard() { f(); }
+  } guard{cleanup_from};
+  std::string from_image;
+  if (!from.empty()) {
+    std::string want = from;
+    for (auto& ch : want) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    int index = 0;
+    for (auto& s : stages_) {
+      if (&s == &st) break;
+      if (s.name == want || std::to_string(index) == from) from_image = s.image_id;
+      ++index;
+    }
+    if (from_image.empty()) {
+      auto rec = TRY(store_.lookup(from));
+      if (!rec && opts_.pull_image) {
+        TRY(opts_.pull_image(from, opts_.platform));
+        rec = TRY(store_.lookup(from));
+      }
+      if (!rec) return Error(ENOENT, "invalid from flag value " + from + ": no stage or image of that name");
+      from_image = rec->id;
+    }
+    containers::CreateRequest req;
+    req.spec.image = from_image;
+    req.entrypoint_set = true;
+    req.spec.cmd = {"true"};
+    req.spec.network = "none";
+    req.spec.labels["berth.build"] = "source";
+    from_container = TRY(engine_.create(std::move(req)));
+    TRY(engine_.prepare_rootfs(*from_container));
+    from_root = TRY(open_fd(engine_.rootfs_path(from_container->id), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
+  if (inline_dir) inline_root = TRY(open_fd(inline_dir->path(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::vector<std::string> patterns;
+  for (const auto& w : words)
+    if (w.rfind("<<", 0) != 0) patterns.push_back(w);
+  if (add)
+    for (const auto& p : patterns)
+      if (p.rfind("http://", 0) == 0 || p.rfind("https://", 0) == 0 || p.rfind("git@", 0) == 0)
+        return Error::invalid("ADD of a URL (" + p + ") is not supported by berth's builder yet; "
+                              "RUN curl or wget in the image, or download it into the context");
+  if (from_root) {
+    for (const auto& p : patterns) {
+      std::string c = clean_path(p);
+      if (c.rfind("/", 0) == 0) c = c.size() == 1 ? "." : c.substr(1);
+      if (has_glob(c)) return Error::invalid("COPY --from with a pattern (" + p + ") is not supported yet");
+      if (!sys::open_in_root(from_root.get(), c, O_PATH | O_CLOEXEC))
+        return Error(ENOENT, "failed to compute cache key: \"/" + c + "\" not found in " + from);
+      sources.push_back({c, from_root.get(), nullptr});
+    }
+  } else if (!patterns.empty()) {
+    for (const auto& rel : TRY(ctx_.expand(patterns))) sources.push_back({rel, ctx_.fd(), &ctx_});
+  }
+  for (const auto& n : inline_names) sources.push_back({n, inline_root.get(), nullptr});
+  if (sources.size() > 1 && !dest_dir)
+    return Error::invalid("When using " + ins.keyword + " with more than one source file, the "
+                          "destination must be a directory and end with a /");
+
+  // The key: the instruction, and what the sources hold.
+  std::string what = ins.keyword + " " + nlohmann::json(words).dump() + " " + dest +
+                     (dest_dir ? "/" : "") + " chown=" + chown_spec + " chmod=" +
+                     (chmod ? std::to_string(*chmod) : "") + " from=" + from_image + "\n";
+  std::vector<std::string> ctx_paths;
+  for (const auto& s : sources)
+    if (s.ctx) ctx_paths.push_back(s.rel);
+  if (!ctx_paths.empty()) what += TRY(ctx_.content_digest(ctx_paths, store_.db()));
+  for (const auto& h : ins.heredocs) what += "\nheredoc " + h.name + " " + storage::sha256_digest(h.content);
+  if (from_container) {
+    // Another stage's files are as its image is: the image id is the key.
+    what += "\nfrom " + from_image;
+  }
+  std::string key = cache_key(st, what);
+  if (auto hit = TRY(cached(key))) {
+    TRY(adopt(st, *hit));
+    say(" ---> Using cache");
+    say(" ---> " + hit->substr(7, 12));
+    ++result_.cached;
+    return ok();
+  }
+
+  containers::Container c = TRY(step_container(st, {"true"}, {}));
+  auto id = [&]() -> Result<std::string> {
+    TRY(engine_.prepare_rootfs(c));
+    std::string rootfs = engine_.rootfs_path(c.id);
+    UniqueFd root = TRY(open_fd(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Owner owner;
+    if (!chown_spec.empty()) owner = TRY(chown_ids(rootfs, chown_spec));
+    // Is DEST an existing directory in the image?
+    bool exists_dir = false;
+    if (auto d = sys::open_in_root(root.get(), dest, O_PATH | O_CLOEXEC)) {
+      struct stat sb;
+      exists_dir = ::fstat(d->get(), &sb) == 0 && S_ISDIR(sb.st_mode);
+    }
+    auto make_dir = [&](const std::string& dir) -> Status {
+      bool existed = static_cast<bool>(sys::open_in_root(root.get(), dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+      UniqueFd d = TRY(sys::mkdir_in_root(root.get(), dir, 0755));
+      if (!existed && !chown_spec.empty()) {
+        UniqueFd rd = TRY(sys::open_in_root(root.get(), dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (::fchown(rd.get(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
+          return sys_error("chown", dir);
+      }
+      return ok();
+    };
+    for (const auto& s : sources) {
+      UniqueFd node = TRY(sys::open_in_root(s.root_fd, s.rel, O_PATH | O_CLOEXEC));
+      struct stat sb;
+      if (::fstat(node.get(), &sb) != 0) return sys_error("stat", s.rel);
+      tree::ExtractOptions eo;
+      eo.owner = std::make_pair(owner.uid, owner.gid);
+      eo.label = ins.keyword;
+      if (S_ISDIR(sb.st_mode)) {
+        TRY(make_dir(dest));
+        eo.prefix = dest == "/" ? "" : dest.substr(1);
+        tree::ExtractSink out(root.get(), eo);
+        FilterSink filter(out, s.ctx, s.rel, chmod);
+        TRY(tree::walk(node.get(), "", tree::WalkOptions{}, filter));
+        TRY(out.finish());
+        continue;
+      }
+      if (add && S_ISREG(sb.st_mode)) {
+        UniqueFd rd = TRY(sys::open_in_root(s.root_fd, s.rel, O_RDONLY | O_CLOEXEC));
+        if (looks_like_archive(rd.get())) {
+          TRY(make_dir(dest));
+          eo.prefix = dest == "/" ? "" : dest.substr(1);
+          eo.owner.reset();  // an archive's owners are kept, as docker does
+          if (!chown_spec.empty()) eo.owner = std::make_pair(owner.uid, owner.gid);
+          tree::ExtractSink out(root.get(), eo);
+          FilterSink filter(out, nullptr, "", chmod);
+          storage::FdSource src(std::move(rd));
+          TRY(tree::read_tar(src, filter, ins.keyword + " " + s.rel));
+          TRY(out.finish());
+          continue;
+        }
+      }
+      std::string target = dest_dir || exists_dir ? dest + "/" + base_of(s.rel) : dest;
+      target = clean_path(target);
+      TRY(make_dir(parent_of(target)));
+      std::string parent = parent_of(target);
+      eo.prefix = parent == "/" ? "" : parent.substr(1);
+      tree::ExtractSink out(root.get(), eo);
+      FilterSink filter(out, nullptr, "", chmod);
+      TRY(tree::walk(node.get(), base_of(target), tree::WalkOptions{}, filter));
+      TRY(out.finish());
+    }
+    root = UniqueFd();
+    TRY(engine_.release_rootfs(c));
+    // docker's form: "COPY file:<hash> in /dest" (dir: for a folder, multi: for several).
+    std::string kind = sources.size() > 1 ? "multi" : "file";
+    if (sources.size() == 1) {
+      UniqueFd n = TRY(sys::open_in_root(sources[0].root_fd, sources[0].rel, O_PATH | O_CLOEXEC));
+      struct stat sb;
+      if (::fstat(n.get(), &sb) == 0 && S_ISDIR(sb.st_mode)) kind = "dir";
+    }
+    std::string created_by = "/bin/sh -c #(nop) " + ins.keyword + " " + kind + ":" +
+                             storage::sha256_digest(what).substr(7) + " in " + dest + " ";
+    return commit_container(st, c, key, created_by);
+  }();
+  (void)engine_.release_rootfs(c);
+  remove_step_container(c);
+  if (!id) return std::move(id).error();
+  say(" ---> " + id->substr(7, 12));
+  return ok();
+}
+
+Status Builder::workdir_step(Stage& st, const Instruction& ins) {
+  std::string dir = TRY(expand(st, ins.args.empty() ? std::string() : ins.args[0]));
+  if (dir.empty()) return Error::invalid("WORKDIR requires exactly one argument");
+  if (dir[0] != '/') {
+    std::string cur = st.config.config.working_dir.empty() ? "/" : st.config.config.working_dir;
+    dir = cur + "/" + dir;
+  }
+  dir = clean_path(dir);
+  std::string key = cache_key(st, "WORKDIR " + dir);
+  if (auto hit = TRY(cached(key))) {
+    TRY(adopt(st, *hit));
+    say(" ---> Using cache");
+    say(" ---> " + hit->substr(7, 12));
+    ++result_.cached;
+    return ok();
+  }
+  st.config.config.working_dir = dir;
+  // The folder is made now (owned by root, as docker does), so it is in the image even if no
+  // later step writes there.
+  containers::Container c = TRY(step_container(st, {"true"}, {}));
+  auto id = [&]() -> Result<std::string> {
+    TRY(engine_.prepare_rootfs(c));
+    {
+      UniqueFd root = TRY(open_fd(engine_.rootfs_path(c.id), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      (void)TRY(sys::mkdir_in_root(root.get(), dir, 0755));
+    }
+    TRY(engine_.release_rootfs(c));
+    return commit_container(st, c, key, "/bin/sh -c #(nop) WORKDIR " + dir);
+  }();
+  (void)engine_.release_rootfs(c);
+  remove_step_container(c);
+  if (!id) return std::move(id).error();
+  say(" ---> " + id->substr(7, 12));
+  return ok();
+}
+
+}  // namespace berth::build
