@@ -39,6 +39,7 @@ struct BuildOptions {
   std::string network = "default";            // RUN steps: default|bridge|host|none|NAME
   std::vector<std::string> gpus;              // --gpus for RUN steps
   std::string platform;                       // --platform (this machine's only)
+  std::map<std::string, std::string> secrets;  // --secret: id -> a file (RUN --mount=type=secret)
   // Fetches an image FROM names that is not in the store (or all of them with --pull).
   std::function<Status(const std::string& ref, const std::string& platform)> pull_image;
   FILE* out = stdout;  // the step log (stderr with -q? docker prints nothing: nullptr)

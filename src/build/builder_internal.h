@@ -15,6 +15,7 @@
 #include "build/dockerfile.h"
 #include "build/shell_lex.h"
 #include "image/config.h"
+#include "containers/container.h"
 #include "images/install.h"
 
 namespace berth::build {
@@ -28,6 +29,15 @@ struct Stage {
   std::map<std::string, std::optional<std::string>> args;
   bool cmd_set = false;  // a CMD in this stage (an ENTRYPOINT then keeps it)
 };
+
+// RUN --mount=type=cache|bind|tmpfs,target=...: docker's BuildKit mounts, as the engine's
+// mounts of the step container. Cache folders live in ROOT/build-cache/<sha256 of id>.
+struct RunMounts {
+  std::vector<containers::MountSpec> mounts;
+  std::vector<std::string> targets;  // left out of the step's layer
+  std::string key;                   // for the step's cache key
+};
+
 
 class Builder {
  public:
@@ -64,11 +74,14 @@ class Builder {
   // The container of a step: created from the stage's image (a scratch stage gets an
   // empty one first), removed by the caller with remove_step_container.
   Result<containers::Container> step_container(Stage& st, std::vector<std::string> cmd,
-                                               std::vector<std::string> env);
+                                               std::vector<std::string> env,
+                                               std::vector<containers::MountSpec> mounts = {});
+  Result<RunMounts> run_mounts(Stage& st, const Instruction& ins);
   void remove_step_container(containers::Container& c);
   // The container's upper dir as the step's layer (or none when it is empty), committed.
   Result<std::string> commit_container(Stage& st, containers::Container& c, const std::string& key,
-                                       const std::string& created_by);
+                                       const std::string& created_by,
+                                       const std::vector<std::string>& exclude = {});
 
   // copy.cpp
   Status copy_step(Stage& st, const Instruction& ins);

@@ -463,6 +463,52 @@ TEST_F(BuildTest, BadDockerfilesFailWithOneLineNamingTheLine) {
   EXPECT_NE(o.err.find("unable to prepare context"), std::string::npos) << o.err;
 }
 
+TEST_F(BuildTest, RunMountsCacheBindAndTmpfs) {
+  file("src/a.txt", "from the context\n");
+  file("Dockerfile",
+       "FROM bb\n"
+       "RUN --mount=type=cache,target=/var/cache/pkgs echo x >> /var/cache/pkgs/count && wc -l < /var/cache/pkgs/count > /seen\n"
+       "RUN --mount=type=bind,source=src,target=/mnt/src cat /mnt/src/a.txt > /copied && (touch /mnt/src/new 2>/dev/null || echo ro > /bind-ro)\n"
+       "RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch > /tmpfs-listed\n");
+  build_ok({"-t", "mnt"});
+  build_ok({"-t", "mnt", "--no-cache"});
+  // The cache folder outlived the first build; the bind was read-only and its content, like
+  // the cache's and the tmpfs', is not in the image.
+  EXPECT_EQ(sh("mnt", "cat /seen /copied /bind-ro /tmpfs-listed; ls /var/cache/pkgs /mnt/src /scratch 2>/dev/null | wc -l"),
+            "2\nfrom the context\nro\nx\n0");
+  EXPECT_FALSE(fs::exists(ctx_ + "/src/new"));
+  // A changed bound file changes the step's key.
+  Output again = build_ok({"-t", "mnt"});
+  EXPECT_EQ(count_of(again.out, "Using cache"), 3) << again.out;
+  file("src/a.txt", "changed\n");
+  again = build_ok({"-t", "mnt"});
+  EXPECT_EQ(count_of(again.out, "Using cache"), 1) << again.out;
+  file("Dockerfile", "FROM bb\nRUN --mount=type=ssh true\n");
+  Output o = build_fails();
+  EXPECT_NE(o.err.find("RUN --mount=type=ssh is not supported"), std::string::npos) << o.err;
+}
+
+TEST_F(BuildTest, SecretsAreMountedButNeverStored) {
+  std::ofstream(env_.path("token")) << "s3cr3t";
+  file("Dockerfile",
+       "FROM bb\n"
+       "RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /len && ls /run/secrets > /listed\n"
+       "RUN --mount=type=secret,id=other,target=/opt/other test ! -e /opt/other && echo absent > /optional\n");
+  build_ok({"-t", "sec", "--secret", "id=token,src=" + env_.path("token")});
+  EXPECT_EQ(sh("sec", "cat /len /listed /optional; ls /run/secrets 2>/dev/null | wc -l; grep -rs s3cr3t /run /etc /opt /len /listed | wc -l"),
+            "6\ntoken\nabsent\n0\n0");
+  // A changed secret does not rebuild the step (BuildKit's rule): it is not in the key.
+  std::ofstream(env_.path("token")) << "other-value";
+  Output again = build_ok({"-t", "sec", "--secret", "id=token,src=" + env_.path("token")});
+  EXPECT_EQ(count_of(again.out, "Using cache"), 2) << again.out;
+  // A required secret that was not given, and a --secret that names no file.
+  file("Dockerfile", "FROM bb\nRUN --mount=type=secret,id=token,required=true cat /run/secrets/token\n");
+  Output o = build_fails();
+  EXPECT_NE(o.err.find("secret token not found"), std::string::npos) << o.err;
+  o = build_fails({"--secret", "id=token,src=" + env_.path("nope")});
+  EXPECT_NE(o.err.find("no such file"), std::string::npos) << o.err;
+}
+
 TEST_F(BuildTest, IntermediateImagesAreHiddenAndRemovedWithTheImage) {
   file("Dockerfile", "FROM bb\nRUN echo 1 > /1\nENV X=1\nLABEL l=1\n");
   build_ok({"-t", "inter", "--label", "extra=yes"});

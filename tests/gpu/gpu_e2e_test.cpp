@@ -203,6 +203,31 @@ TEST_F(Gpus, ClearErrors) {
   EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "") << "nothing left behind";
 }
 
+// build --gpus: RUN steps see the GPUs (docker's classic builder cannot), and the image keeps
+// what the step wrote but nothing of the host's driver (mount placeholders, hook links, the
+// loader cache the hook rewrote).
+TEST_F(Gpus, BuildGivesRunStepsTheGpus) {
+  std::string ctx = env_.path("buildctx");
+  std::filesystem::create_directories(ctx);
+  std::ofstream(ctx + "/Dockerfile") << "FROM bb\nRUN nvidia-smi -L > /gpus.txt && ls /dev/nvidia0 > /dev-seen\n";
+  Output o = berth({"build", "-t", "gpubuilt", "--gpus", "device=" + gpus_[0].uuid, ctx});
+  ASSERT_EQ(o.status, 0) << o.out << o.err;
+  Output in = in_container({}, "true");  // bb itself still runs
+  EXPECT_EQ(in.status, 0);
+  Output r = berth({"run", "--rm", "--network", "none", "gpubuilt", "sh", "-c",
+                    "cat /gpus.txt /dev-seen; ls " + kLib + " 2>/dev/null | grep -c nvidia\\|cuda; "
+                    "test -e /usr/bin/nvidia-smi || echo no-smi; test -e /etc/ld.so.conf.d/00-berth-gpu.conf || echo no-conf"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(gpus_[0].uuid), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(gpus_[1].uuid), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/dev/nvidia0\n0\nno-smi\nno-conf"), std::string::npos) << r.out;
+  // Without --gpus the step has none.
+  std::ofstream(ctx + "/Dockerfile") << "FROM bb\nRUN ls /dev/nvidia0\n";
+  o = berth({"build", ctx});
+  EXPECT_NE(o.status, 0);
+  EXPECT_NE(o.err.find("returned a non-zero code"), std::string::npos) << o.err;
+}
+
 TEST_F(Gpus, DriverRootsFromTheConfigFile) {
   for (const char* v : {"BERTH_NVIDIA_DRIVER_ROOT", "BERTH_NVIDIA_DEV_ROOT", "BERTH_NVIDIA_PROC_ROOT",
                         "BERTH_NVIDIA_SYS_ROOT", "BERTH_NVIDIA_RUN_ROOT"})

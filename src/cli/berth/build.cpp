@@ -12,9 +12,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 
 #include "base/file.h"
+#include "base/strings.h"
 #include "build/builder.h"
 #include "cli/berth/context.h"
 #include "cli/berth/images_cmds.h"
@@ -75,10 +77,34 @@ bool is_archive(const std::string& s) {
 }
 
 Status do_build(Context& ctx, const BuildArgs& a) {
-  if (!a.secrets.empty())
-    return Error::invalid("--secret is not supported by berth's builder yet (RUN --mount=type=secret)");
   build::BuildOptions o;
-  std::unique_ptr<TempDir> tmp;
+  std::unique_ptr<TempDir> tmp, secret_dir;
+  // --secret id=ID,src=FILE | id=ID,env=VAR (docker's forms; type=file|env accepted).
+  for (const auto& spec : a.secrets) {
+    std::map<std::string, std::string> kv;
+    for (const auto& part : split(spec, ',')) {
+      auto eq = part.find('=');
+      if (eq == std::string::npos) return Error::invalid("invalid --secret '" + spec + "': expected id=ID,src=FILE or id=ID,env=VAR");
+      kv[part.substr(0, eq)] = part.substr(eq + 1);
+    }
+    std::string id = kv["id"];
+    std::string src = kv.count("src") ? kv["src"] : kv["source"];
+    std::string env = kv["env"];
+    if (id.empty()) id = !env.empty() ? env : basename_of(src);
+    if (id.empty() || id.find('/') != std::string::npos) return Error::invalid("invalid --secret '" + spec + "': no id");
+    if (src.empty() && env.empty() && std::getenv(id.c_str())) env = id;
+    if (!env.empty()) {
+      const char* v = std::getenv(env.c_str());
+      if (!v) return Error::invalid("--secret " + spec + ": the environment has no " + env);
+      if (!secret_dir) secret_dir = std::make_unique<TempDir>(TRY(TempDir::create("/tmp/berth-secrets-")));
+      src = path_join(secret_dir->path(), id);
+      TRY(write_file_atomic(src, v, 0600, Durability::volatile_ok));
+    }
+    char real[4096];
+    if (src.empty() || !::realpath(src.c_str(), real))
+      return Error(ENOENT, "--secret " + spec + ": no such file: " + src);
+    o.secrets[id] = real;
+  }
   std::string stdin_text;
   bool stdin_used = false;
   if (a.context == "-") {
@@ -171,7 +197,7 @@ void add_build_commands(CLI::App& app, Context& ctx) {
     cmd->add_option("--network", a->network, "Set the networking mode for the RUN instructions during build")
         ->capture_default_str();
     cmd->add_option("--gpus", a->gpus, "GPU devices to give RUN steps ('all' to pass all GPUs)");
-    cmd->add_option("--secret", a->secrets, "Secret to expose to the build (not supported yet)");
+    cmd->add_option("--secret", a->secrets, "Secret file to expose to the build: id=mysecret,src=/local/secret (or env=VAR)");
     one_value_per_option(cmd);
     cmd->callback([&ctx, a] {
       ctx.run([&] { return do_build(ctx, *a); });
