@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <cstring>
 #include <memory>
 
@@ -27,6 +30,7 @@
 #include "images/tree_tar.h"
 #include "storage/blob_store.h"
 #include "storage/sha256.h"
+#include "registry/http.h"
 #include "sys/path_resolve.h"
 
 namespace berth::build {
@@ -88,6 +92,77 @@ bool looks_like_archive(int fd) {
   return n == 512 && std::memcmp(b + 257, "ustar", 5) == 0;              // tar
 }
 
+// ADD URL: the file name it is saved as. docker: DEST itself unless DEST is a directory
+// (ends with '/'), then the last element of the URL's path.
+Result<std::string> url_file_name(const std::string& url, bool dest_dir, const std::string& dest) {
+  std::string path = url.substr(url.find("://") + 3);
+  path = path.substr(0, path.find_first_of("?#"));
+  auto slash = path.find('/');
+  std::string name = slash == std::string::npos ? "" : path.substr(path.rfind('/') + 1);
+  if (!dest_dir) name = dest.substr(dest.rfind('/') + 1);
+  if (name.empty() || name == "." || name == "..")
+    return Error::invalid("cannot determine filename from url: " + url);
+  return name;
+}
+
+// An HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT") as unix seconds; 0 when it does not parse.
+time_t http_time(const std::string& s) {
+  struct tm tm = {};
+  if (!::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return 0;
+  return ::timegm(&tm);
+}
+
+// Writes what it gets to an fd, hashing it.
+class HashFileSink : public ByteSink {
+ public:
+  explicit HashFileSink(int fd) : fd_(fd) {}
+  Status write(std::string_view d) override {
+    sha_.update(d);
+    while (!d.empty()) {
+      ssize_t n = ::write(fd_, d.data(), d.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return sys_error("write the download");
+      }
+      d.remove_prefix(static_cast<size_t>(n));
+    }
+    return ok();
+  }
+  std::string digest() { return sha_.digest(); }
+
+ private:
+  int fd_;
+  storage::Sha256 sha_;
+};
+
+// ADD URL: the file downloaded (redirects followed, TLS verified) to `to`, mode 0600 and the
+// server's Last-Modified as its mtime, as docker does; its sha256 checked against
+// --checksum when given. Returns its digest.
+Result<std::string> download(const std::string& url, const std::string& to, const std::string& checksum) {
+  UniqueFd fd = TRY(open_fd(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  HashFileSink sink(fd.get());
+  registry::http::Transport t;
+  registry::http::Request req;
+  req.url = url;
+  req.sink = &sink;
+  req.stall_timeout = std::chrono::seconds(60);
+  registry::http::Response r = t.perform(req);
+  if (r.local_error) return *r.local_error;
+  if (r.transport_failed()) return Error::invalid("failed to GET " + url + ": " + r.curl_error);
+  if (r.status < 200 || r.status >= 300)
+    return Error::invalid("failed to GET " + url + " with status " + std::to_string(r.status) +
+                          (r.reason.empty() ? "" : " " + r.reason));
+  std::string digest = sink.digest();
+  if (!checksum.empty() && checksum != digest)
+    return Error::invalid("digest mismatch for " + url + ": expected " + checksum + ", got " + digest);
+  if (::fchmod(fd.get(), 0600) != 0) return sys_error("chmod", to);
+  if (time_t m = http_time(r.header("last-modified")); m > 0) {
+    struct timespec ts[2] = {{m, 0}, {m, 0}};
+    ::futimens(fd.get(), ts);
+  }
+  return digest;
+}
+
 struct Owner {
   int64_t uid = 0, gid = 0;
 };
@@ -109,7 +184,7 @@ Result<Owner> chown_ids(const std::string& rootfs, const std::string& spec) {
 
 Status Builder::copy_step(Stage& st, const Instruction& ins) {
   const bool add = ins.keyword == "ADD";
-  std::string from, chown_spec;
+  std::string from, chown_spec, checksum;
   std::optional<mode_t> chmod;
   for (const auto& f : ins.flags) {
     auto eq = f.find('=');
@@ -122,6 +197,8 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
       unsigned long m = std::strtoul(v.c_str(), &endp, 8);
       if (v.empty() || *endp || m > 07777) return Error::invalid("invalid chmod parameter: " + v);
       chmod = static_cast<mode_t>(m);
+    } else if (name == "checksum" && add) {
+      checksum = TRY(expand(st, val));
     } else if (name == "link") {
       // --link changes how BuildKit stacks the layer, not what it holds.
     } else {
@@ -205,15 +282,30 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
     TRY(engine_.prepare_rootfs(*from_container));
     from_root = TRY(open_fd(engine_.rootfs_path(from_container->id), O_PATH | O_DIRECTORY | O_CLOEXEC));
   }
-  if (inline_dir) inline_root = TRY(open_fd(inline_dir->path(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   std::vector<std::string> patterns;
   for (const auto& w : words)
     if (w.rfind("<<", 0) != 0) patterns.push_back(w);
-  if (add)
-    for (const auto& p : patterns)
-      if (p.rfind("http://", 0) == 0 || p.rfind("https://", 0) == 0 || p.rfind("git@", 0) == 0)
-        return Error::invalid("ADD of a URL (" + p + ") is not supported by berth's builder yet; "
-                              "RUN curl or wget in the image, or download it into the context");
+  std::string url_digests;
+  if (add) {
+    std::vector<std::string> local;
+    for (const auto& p : patterns) {
+      if (p.rfind("git@", 0) == 0 || (p.size() > 4 && p.substr(p.size() - 4) == ".git"))
+        return Error::invalid("ADD of a git repository (" + p + ") is not supported by berth's builder yet");
+      if (p.rfind("http://", 0) != 0 && p.rfind("https://", 0) != 0) {
+        local.push_back(p);
+        continue;
+      }
+      if (!inline_dir) inline_dir = std::make_unique<TempDir>(TRY(TempDir::create("/tmp/berth-heredoc-")));
+      std::string name = TRY(url_file_name(p, dest_dir, dest));
+      std::string digest = TRY(download(p, path_join(inline_dir->path(), name), checksum));
+      url_digests += p + " " + digest + "\n";
+      inline_names.push_back(name);
+    }
+    patterns = local;
+  } else if (!checksum.empty()) {
+    return Error::invalid("COPY has no --checksum flag");
+  }
+  if (inline_dir) inline_root = TRY(open_fd(inline_dir->path(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (from_root) {
     for (const auto& p : patterns) {
       std::string c = clean_path(p);
@@ -240,6 +332,7 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
     if (s.ctx) ctx_paths.push_back(s.rel);
   if (!ctx_paths.empty()) what += TRY(ctx_.content_digest(ctx_paths, store_.db()));
   for (const auto& h : ins.heredocs) what += "\nheredoc " + h.name + " " + storage::sha256_digest(h.content);
+  what += url_digests;
   if (from_container) {
     // Another stage's files are as its image is: the image id is the key.
     what += "\nfrom " + from_image;
@@ -292,7 +385,7 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
         TRY(out.finish());
         continue;
       }
-      if (add && S_ISREG(sb.st_mode)) {
+      if (add && s.ctx && S_ISREG(sb.st_mode)) {  // remote files are never extracted
         UniqueFd rd = TRY(sys::open_in_root(s.root_fd, s.rel, O_RDONLY | O_CLOEXEC));
         if (looks_like_archive(rd.get())) {
           TRY(make_dir(dest));
