@@ -12,6 +12,7 @@
 //     /etc/passwd and /etc/group; without a group the gid is the uid); --chmod sets the
 //     permission bits of everything copied; modes and mtimes are kept otherwise;
 //   - ADD also extracts a local tar archive (plain, gzip, bzip2, xz, zstd) into DEST.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <ctime>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 
 #include "base/file.h"
@@ -161,6 +163,44 @@ Result<std::string> download(const std::string& url, const std::string& to, cons
     ::futimens(fd.get(), ts);
   }
   return digest;
+}
+
+// A pattern matched inside a root element by element (only the folders the pattern walks
+// through are listed, so `COPY --from=build /usr/lib/*.so /x/` does not walk a whole image).
+Result<std::vector<std::string>> glob_in_root(int root_fd, const std::string& pattern) {
+  std::vector<std::string> current = {"."};
+  for (const auto& part : split(pattern, '/')) {
+    if (part.empty() || part == ".") continue;
+    std::vector<std::string> next;
+    for (const auto& dir : current) {
+      std::string base = dir == "." ? "" : dir + "/";
+      if (!has_glob(part)) {
+        if (sys::open_in_root(root_fd, base + part, O_PATH | O_CLOEXEC)) next.push_back(base + part);
+        continue;
+      }
+      auto dfd = sys::open_in_root(root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (!dfd) continue;
+      DIR* d = ::fdopendir(::dup(dfd->get()));
+      if (!d) continue;
+      std::vector<std::string> names;
+      while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        auto m = path_match(part, n);
+        if (!m) {
+          ::closedir(d);
+          return Error::invalid("invalid source pattern '" + pattern + "': " + m.error().message());
+        }
+        if (*m) names.push_back(n);
+      }
+      ::closedir(d);
+      std::sort(names.begin(), names.end());
+      for (const auto& n : names) next.push_back(base + n);
+    }
+    current = std::move(next);
+  }
+  if (current.size() == 1 && current[0] == ".") return std::vector<std::string>{};
+  return current;
 }
 
 struct Owner {
@@ -310,7 +350,13 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
     for (const auto& p : patterns) {
       std::string c = clean_path(p);
       if (c.rfind("/", 0) == 0) c = c.size() == 1 ? "." : c.substr(1);
-      if (has_glob(c)) return Error::invalid("COPY --from with a pattern (" + p + ") is not supported yet");
+      if (has_glob(c)) {
+        std::vector<std::string> found = TRY(glob_in_root(from_root.get(), c));
+        if (found.empty())
+          return Error(ENOENT, "failed to compute cache key: \"/" + c + "\" matches nothing in " + from);
+        for (auto& f : found) sources.push_back({f, from_root.get(), nullptr});
+        continue;
+      }
       if (!sys::open_in_root(from_root.get(), c, O_PATH | O_CLOEXEC))
         return Error(ENOENT, "failed to compute cache key: \"/" + c + "\" not found in " + from);
       sources.push_back({c, from_root.get(), nullptr});

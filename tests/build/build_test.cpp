@@ -199,15 +199,21 @@ TEST_F(BuildTest, MultiStageCopyFromAndTarget) {
        "COPY --from=builder /out/artifact /artifact\n"
        "COPY --from=1 /second /bin/busybox /\n"
        "COPY --from=bb /etc/passwd /etc/\n"
+       "COPY --from=builder /out/a* /out/t?ol /globbed/\n"
        "CMD [\"/busybox\", \"cat\", \"/artifact\", \"/second\"]\n");
   build_ok({"-t", "ms:final"});
   Output run = berth({"run", "--rm", "--network", "none", "ms:final"});
   EXPECT_EQ(run.out, "built\nsecond\n") << run.err;
   Output ls = berth({"run", "--rm", "--network", "none", "ms:final", "/busybox", "ls", "/etc"});
   EXPECT_EQ(ls.out, "hostname\nhosts\npasswd\nresolv.conf\n") << ls.err;
+  ls = berth({"run", "--rm", "--network", "none", "ms:final", "/busybox", "ls", "/globbed"});
+  EXPECT_EQ(ls.out, "artifact\ntool\n") << ls.err;
   // --target stops at that stage: its image is the builder's.
   Output t = build_ok({"-t", "ms:builder", "--target", "builder"});
   EXPECT_EQ(count_of(t.out, "Step "), 2) << t.out;
+  file("Dockerfile", "FROM bb AS b\nFROM scratch\nCOPY --from=b /nothing* /x/\n");
+  Output none = build_fails();
+  EXPECT_NE(none.err.find("matches nothing in b"), std::string::npos) << none.err;
   EXPECT_EQ(sh("ms:builder", "cat /out/tool"), "tool");
   Output bad = build_fails({"--target", "nope"});
   EXPECT_NE(bad.err.find("failed to reach build target nope"), std::string::npos) << bad.err;
