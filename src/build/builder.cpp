@@ -2,6 +2,8 @@
 // (see builder.h). COPY/ADD/WORKDIR are in copy.cpp, RUN's container in run_step.cpp.
 #include "build/builder.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -231,6 +233,8 @@ Result<BuildResult> Builder::run() {
   Stage* cur = nullptr;
   for (size_t i = 0; i < end; ++i) {
     const Instruction& ins = all[i];
+    if (int sig = interrupted_by())
+      return Error::invalid("the build was interrupted (" + std::string(::strsignal(sig)) + ")");
     say("Step " + std::to_string(i + 1) + "/" + std::to_string(total) + " : " + ins.original);
     ++result_.steps;
     Status s = [&]() -> Status {
@@ -246,6 +250,8 @@ Result<BuildResult> Builder::run() {
       return dispatch(*cur, ins);
     }();
     if (!s) return at(ins, s.error());
+    if (int sig = interrupted_by())
+      return at(ins, Error::invalid("the build was interrupted (" + std::string(::strsignal(sig)) + ")"));
   }
   if (!cur) return Error::invalid("no FROM instruction in " + opts_.dockerfile_name);
   if (!opts_.labels.empty()) {
@@ -552,7 +558,41 @@ Status Builder::healthcheck(Stage& st, const Instruction& ins) {
   });
 }
 
+namespace {
+
+volatile sig_atomic_t g_interrupted = 0;
+void on_interrupt(int sig) { g_interrupted = sig; }
+
+// While a build runs, INT/TERM/HUP/QUIT only set a flag that is checked between steps (a RUN
+// step's attach catches them itself and kills the step's process), so an interrupted build
+// still removes its step container and leaves nothing mounted.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted = 0;
+    struct sigaction sa = {};
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < 4; ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~InterruptGuard() {
+    for (size_t i = 0; i < 4; ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  static constexpr int kSignals[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction old_[4];
+};
+
+}  // namespace
+
+int interrupted_by() { return g_interrupted; }
+
 Result<BuildResult> build(containers::Engine& engine, const BuildOptions& opts) {
+  InterruptGuard guard;
   Builder b(engine, opts);
   return b.run();
 }

@@ -39,6 +39,9 @@ struct RunMounts {
 };
 
 
+// The signal that interrupted the build (INT, TERM, HUP, QUIT), 0 while none did.
+int interrupted_by();
+
 class Builder {
  public:
   Builder(containers::Engine& e, const BuildOptions& o);

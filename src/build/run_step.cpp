@@ -1,10 +1,12 @@
 // run_step.cpp - RUN: the command in a container of the previous step's image, its output
 // streamed, its upper dir committed as the step's layer (see builder.h).
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -249,6 +251,7 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
     TRY(store_.db().set_container_config(c.id, containers::spec_to_json(c.spec).dump()));
   }
   say(" ---> Running in " + c.id.substr(0, 12));
+  int interrupted = 0;
   auto code = [&]() -> Result<int> {
     TRY(engine_.start(c, {.hold = true}));
     monitor::AttachOptions ao;
@@ -262,6 +265,15 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
     }
     ao.on_connected = [&]() -> Status { return engine_.resume_start(c); };
     ao.owns_exit = true;
+    // Ctrl-C (or a TERM) while a step runs ends the step's process, then the build, which
+    // removes the step's container as on any failure.
+    int pid = c.state.pid;
+    ao.on_signal = [&interrupted, pid](int sig) {
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+        interrupted = sig;
+        ::kill(pid, SIGKILL);
+      }
+    };
     monitor::AttachResult r = TRY(monitor::attach(ao));
     if (!opts_.gpus.empty()) {
       auto more = gpu_artifacts(path_join(engine_.run_dir(c.id), "config.json"));
@@ -271,9 +283,10 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
     TRY(engine_.on_exited(c.id, -1));
     return r.exit_status;
   }();
-  if (!code || *code != 0) {
+  if (!code || *code != 0 || interrupted) {
     remove_step_container(c);
     if (!code) return std::move(code).error();
+    if (interrupted) return Error::invalid("the build was interrupted (" + std::string(::strsignal(interrupted)) + ")");
     std::string shown = ins.json ? nlohmann::json(cmd).dump() : join(cmd, " ");
     return Error::invalid("The command '" + shown + "' returned a non-zero code: " +
                           std::to_string(*code));

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -591,6 +592,40 @@ TEST_F(BuildTest, SecretsAreMountedButNeverStored) {
   EXPECT_NE(o.err.find("secret token not found"), std::string::npos) << o.err;
   o = build_fails({"--secret", "id=token,src=" + env_.path("nope")});
   EXPECT_NE(o.err.find("no such file"), std::string::npos) << o.err;
+}
+
+// Ctrl-C during a RUN step: the step's process is killed, the build fails at once and its
+// container is removed (the fixture's TearDown checks none is left and nothing is mounted).
+TEST_F(BuildTest, InterruptedRunStepLeavesNothing) {
+  file("Dockerfile", "FROM bb\nRUN echo started && sleep 60\n");
+  std::string out = env_.path("interrupted.out");
+  std::vector<std::string> argv = env_.argv({"build", "-t", "never", ctx_});
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(s.data());
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    ::_exit(127);
+  }
+  auto text = [&] {
+    std::ifstream f(out);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  ASSERT_TRUE(eventually([&] { return text().find("\nstarted\n") != std::string::npos; })) << text();
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status << "\n" << text();
+  EXPECT_NE(text().find("the build was interrupted (Interrupt)"), std::string::npos) << text();
+  EXPECT_NE(berth({"inspect", "never"}).status, 0);
 }
 
 TEST_F(BuildTest, IntermediateImagesAreHiddenAndRemovedWithTheImage) {
