@@ -145,6 +145,11 @@ TEST_F(BuildTest, ConfigAndFilesOfASimpleBuild) {
   EXPECT_NE(h.out.find("/bin/sh -c echo \"$GREETING from $NAME\" > /app/out.txt|"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("/bin/sh -c #(nop)  USER nobody|0B"), std::string::npos) << h.out;
   EXPECT_NE(h.out.find("/bin/sh -c #(nop) COPY dir:"), std::string::npos) << h.out;
+  // Every step's image is local: history names them (12 steps and the base's top), as docker's does.
+  std::vector<std::string> ids = lines_of(berth({"history", "-q", "demo:1"}).out);
+  ASSERT_GE(ids.size(), 13u);
+  for (size_t i = 0; i < 13; ++i) EXPECT_NE(ids[i], "<missing>") << i;
+  EXPECT_EQ(ids[12], trim_end(berth({"images", "-q", "bb"}).out));
 }
 
 TEST_F(BuildTest, CacheReusesUnchangedStepsAndRebuildsFromTheFirstChange) {

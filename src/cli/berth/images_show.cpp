@@ -1,6 +1,7 @@
 // inspect, image inspect, history and system df: docker's JSON and tables for what the store
 // holds. Read-only.
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -170,6 +171,21 @@ Status history(Context& ctx, const HistoryOptions& o) {
       o.quiet ? "{{.ID}}" : o.format,
       "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", history_headers()));
   int64_t now = now_unix();
+  // docker shows the local images of a build's steps: each parent in the chain ends at the
+  // history entry its own history ends with (rows follow history one for one).
+  std::map<size_t, std::string> ids;
+  if (!c.history.empty()) {
+    ids[rows.size() - 1] = rec.id;
+    std::string parent = rec.parent;
+    for (int guard = 0; !parent.empty() && guard < 10000; ++guard) {
+      auto p = TRY(store->db().find_by_id(parent));
+      if (!p) break;
+      auto pc = image::parse_image_config(p->config);
+      if (!pc || pc->history.empty() || pc->history.size() > rows.size()) break;
+      ids[pc->history.size() - 1] = p->id;
+      parent = p->parent;
+    }
+  }
   for (size_t i = rows.size(); i-- > 0;) {
     const HistoryRow& r = rows[i];
     std::string by = r.created_by;
@@ -179,7 +195,9 @@ Status history(Context& ctx, const HistoryOptions& o) {
     j["CreatedAt"] = r.created < 0 ? "0001-01-01T00:00:00Z" : rfc3339_local(r.created);
     j["CreatedBy"] = o.no_trunc ? by : ellipsis(by, 45);
     j["CreatedSince"] = o.human ? Json(created_since(r.created, now)) : j["CreatedAt"];
-    j["ID"] = i + 1 == rows.size() ? (o.no_trunc ? rec.id : short_id(rec.id)) : "<missing>";
+    auto id = ids.find(i);
+    if (i + 1 == rows.size()) j["ID"] = o.no_trunc ? rec.id : short_id(rec.id);
+    else j["ID"] = id == ids.end() ? "<missing>" : o.no_trunc ? id->second : short_id(id->second);
     j["Size"] = o.human ? human_size(r.size, 3) : std::to_string(r.size);
     TRY(out.add(j));
   }
