@@ -50,7 +50,7 @@ B="$REPO/build/bin/berth --root $work/berth --runroot $work/berth-run --config $
 DK=docker                 # the docker client: one that can do both builders when there is one
 cache_before="$work/buildkit-cache.before"
 : >"$cache_before"
-bk_cache_ids() { $DK system df -v --format '{{range .BuildCache}}{{.ID}}{{"\n"}}{{end}}' 2>/dev/null | sed '/^$/d' | sort; }
+bk_cache_ids() { { $DK system df -v --format '{{range .BuildCache}}{{println .ID}}{{end}}' 2>/dev/null || true; } | sed '/^$/d' | sort; }
 cleanup() {
   $B system reset -f >/dev/null 2>&1 || true
   if [ "$have_docker" = 1 ]; then

@@ -155,6 +155,16 @@ Result<std::optional<std::string>> Builder::cached(const std::string& key) {
   return id;
 }
 
+Result<bool> Builder::reuse(Stage& st, const std::string& key) {
+  auto hit = TRY(cached(key));
+  if (!hit) return false;
+  TRY(adopt(st, *hit));
+  say(" ---> Using cache");
+  say(" ---> " + short_id(*hit));
+  ++result_.cached;
+  return true;
+}
+
 Status Builder::adopt(Stage& st, const std::string& image_id) {
   storage::ImageRecord rec = TRY(store_.find(image_id));
   st.config = TRY(image::parse_image_config(rec.config));
@@ -189,13 +199,7 @@ Result<std::string> Builder::commit(Stage& st, const std::string& key, const std
 Status Builder::config_step(Stage& st, const std::string& canonical,
                             const std::function<Status(image::ImageConfig&)>& change) {
   std::string key = cache_key(st, canonical);
-  if (auto hit = TRY(cached(key))) {
-    TRY(adopt(st, *hit));
-    say(" ---> Using cache");
-    say(" ---> " + short_id(*hit));
-    ++result_.cached;
-    return ok();
-  }
+  if (TRY(reuse(st, key))) return ok();
   TRY(change(st.config));
   std::string id = TRY(commit(st, key, "/bin/sh -c #(nop)  " + canonical, nullptr));
   say(" ---> " + short_id(id));

@@ -59,6 +59,8 @@ class Builder {
   std::string cache_key(const Stage& st, const std::string& what) const;
   Result<std::optional<std::string>> cached(const std::string& key);
   Status adopt(Stage& st, const std::string& image_id);
+  // A cache hit for the step's key: the stage moves to its image (`---> Using cache`).
+  Result<bool> reuse(Stage& st, const std::string& key);
   Result<std::string> commit(Stage& st, const std::string& key, const std::string& created_by,
                              const images::LayerBlob* layer);
   Status config_step(Stage& st, const std::string& canonical,

@@ -384,13 +384,7 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
     what += "\nfrom " + from_image;
   }
   std::string key = cache_key(st, what);
-  if (auto hit = TRY(cached(key))) {
-    TRY(adopt(st, *hit));
-    say(" ---> Using cache");
-    say(" ---> " + hit->substr(7, 12));
-    ++result_.cached;
-    return ok();
-  }
+  if (TRY(reuse(st, key))) return ok();
 
   containers::Container c = TRY(step_container(st, {"true"}, {}));
   auto id = [&]() -> Result<std::string> {
@@ -485,13 +479,7 @@ Status Builder::workdir_step(Stage& st, const Instruction& ins) {
   }
   dir = clean_path(dir);
   std::string key = cache_key(st, "WORKDIR " + dir);
-  if (auto hit = TRY(cached(key))) {
-    TRY(adopt(st, *hit));
-    say(" ---> Using cache");
-    say(" ---> " + hit->substr(7, 12));
-    ++result_.cached;
-    return ok();
-  }
+  if (TRY(reuse(st, key))) return ok();
   st.config.config.working_dir = dir;
   // The folder is made now (owned by root, as docker does), so it is in the image even if no
   // later step writes there.

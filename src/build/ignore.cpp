@@ -11,6 +11,7 @@
 // regexp syntax). docker's shortcut for a pattern that starts with "**" and has no other
 // special character is kept: "**.go" matches every path that ends in ".go".
 #include "build/ignore.h"
+#include "build/quote.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -23,22 +24,7 @@ namespace {
 constexpr uint32_t kRuneError = 0xFFFD;
 constexpr size_t kMaxQuoted = 80;
 
-std::string quoted(std::string_view s) {
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMaxQuoted; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMaxQuoted) out += "...";
-  return out + "'";
-}
+std::string quoted(std::string_view s) { return quote_for_error(s, kMaxQuoted); }
 
 // Go's strings.TrimSpace for ASCII whitespace.
 std::string_view go_trim(std::string_view s) {

@@ -238,13 +238,7 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
   std::string canonical = "RUN " + nlohmann::json(cmd).dump() + "\nargs " + args_part +
                           "\nnetwork " + network + "\ngpus " + join(opts_.gpus, ",") + "\nmounts " + mounts.key;
   std::string key = cache_key(st, canonical);
-  if (auto hit = TRY(cached(key))) {
-    TRY(adopt(st, *hit));
-    say(" ---> Using cache");
-    say(" ---> " + (*hit).substr(7, 12));
-    ++result_.cached;
-    return ok();
-  }
+  if (TRY(reuse(st, key))) return ok();
   containers::Container c = TRY(step_container(st, cmd, arg_env, mounts.mounts));
   if (network != opts_.network) {
     c.spec.network = network == "default" ? "bridge" : network;

@@ -8,6 +8,7 @@
 // shell patterns of '*' (any string) and '?' (one character); the escape character makes
 // the next character literal.
 #include "build/shell_lex.h"
+#include "build/quote.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -24,28 +25,7 @@ constexpr size_t kMaxQuoted = 80;
 constexpr int kEof = -1;
 
 // The input as it may appear in a one-line error message.
-std::string quoted(std::string_view s) {
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMaxQuoted; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > kMaxQuoted) out += "...";
-  return out + "'";
-}
+std::string quoted(std::string_view s) { return quote_for_error(s, kMaxQuoted); }
 
 // One line of plain text for a user-supplied ${X:?message}.
 std::string one_line(std::string_view s) {
