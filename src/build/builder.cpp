@@ -382,12 +382,13 @@ Status Builder::arg_step(Stage& st, const Instruction& ins) {
     else if (auto g = global_args_.find(name); g != global_args_.end()) val = g->second;
     if (auto b = build_arg(name)) val = *b;
     st.args[name] = val;
-    canonical += " " + name + (val ? "=" + *val : "");
+    canonical += " " + w;
   }
-  // An ARG changes no config: docker's classic builder records no image for it, but the
-  // values join the key of every RUN after it.
-  say(" ---> " + (st.image_id.empty() ? std::string() : short_id(st.image_id)));
-  return ok();
+  // docker's classic builder records an image for an ARG (an empty_layer history entry
+  // "ARG name=default" as written): its key holds the declaration, not the value, so a new
+  // --build-arg value rebuilds only the RUN steps after it (their keys hold the values) and
+  // what follows them.
+  return config_step(st, canonical, [](image::ImageConfig&) -> Status { return ok(); });
 }
 
 // ENV, LABEL, CMD, ENTRYPOINT, USER, EXPOSE, VOLUME, SHELL, STOPSIGNAL, HEALTHCHECK,
