@@ -520,6 +520,41 @@ TEST_F(BuildTest, HeredocsAndStdinContexts) {
   EXPECT_EQ(config("other")["Labels"]["which"], "other");
 }
 
+// Hostile contexts: a tar on stdin whose names climb out, a symlink in the context that
+// points at the host's files, a garbage "context".
+TEST_F(BuildTest, HostileContextsStayInside) {
+  std::string script =
+      "import io, sys, tarfile\n"
+      "t = tarfile.open(fileobj=sys.stdout.buffer, mode='w|')\n"
+      "for name, data in [('Dockerfile', b'FROM bb\\nCOPY . /ctx/\\n'), ('../../escaped', b'x')]:\n"
+      "    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))\n"
+      "t.close()\n";
+  Output tar = regtest::run({"python3", "-c", script});
+  ASSERT_EQ(tar.status, 0) << tar.err;
+  Output o = berth({"build", "-t", "hostile", "-"}, tar.out);
+  EXPECT_NE(o.status, 0);
+  EXPECT_EQ(count_of(o.err, "\n"), 1) << o.err;
+  EXPECT_FALSE(fs::exists("/tmp/escaped"));
+  EXPECT_NE(berth({"inspect", "hostile"}).status, 0);
+  // A symlink to /etc/passwd is resolved inside the context: there is no such file there.
+  fs::create_symlink("/etc/passwd", ctx_ + "/link");
+  fs::create_symlink("../../../../../../etc", ctx_ + "/etcdir");
+  file("Dockerfile", "FROM bb\nCOPY link /x\n");
+  o = build_fails();
+  EXPECT_NE(o.err.find("file not found in build context"), std::string::npos) << o.err;
+  file("Dockerfile", "FROM bb\nCOPY etcdir/passwd /x\n");
+  o = build_fails();
+  EXPECT_NE(o.err.find("file not found in build context"), std::string::npos) << o.err;
+  // COPY . copies the links as links, never what they point at on the host.
+  file("Dockerfile", "FROM bb\nCOPY . /ctx/\n");
+  build_ok({"-t", "links"});
+  EXPECT_EQ(sh("links", "readlink /ctx/link; readlink /ctx/etcdir"), "/etc/passwd\n../../../../../../etc");
+  // Not a tar, not a Dockerfile: one line.
+  o = berth({"build", "-"}, std::string("\x1f\x8b\x08garbage", 11));
+  EXPECT_NE(o.status, 0);
+  EXPECT_EQ(count_of(o.err, "\n"), 1) << o.err;
+}
+
 TEST_F(BuildTest, BadDockerfilesFailWithOneLineNamingTheLine) {
   struct Case {
     std::string dockerfile, expect;
