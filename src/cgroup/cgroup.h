@@ -52,6 +52,10 @@ struct Stats {
   uint64_t cpu_system_ns = 0;
   uint64_t pids_current = 0;
   std::optional<uint64_t> pids_limit;  // nullopt: no limit
+  // Block I/O bytes read and written, all devices (v1 blkio.throttle.io_service_bytes,
+  // v2 io.stat rbytes/wbytes): docker's BLOCK I/O.
+  uint64_t io_read_bytes = 0;
+  uint64_t io_write_bytes = 0;
 };
 
 class Cgroup {

@@ -221,6 +221,8 @@ TEST(Stats, V2) {
   t.file("sys/fs/cgroup/berth/c1/cpu.stat", "usage_usec 15\nuser_usec 10\nsystem_usec 5\n");
   t.file("sys/fs/cgroup/berth/c1/pids.current", "3\n");
   t.file("sys/fs/cgroup/berth/c1/pids.max", "100\n");
+  t.file("sys/fs/cgroup/berth/c1/io.stat",
+         "8:0 rbytes=4096 wbytes=1024 rios=1 wios=1 dbytes=0 dios=0\n259:0 rbytes=100 wbytes=0\n");
   auto cg = Cgroup::resolve("/berth/c1", "c1", t.layout()).value();
   auto s = cg.stats();
   ASSERT_TRUE(s.ok()) << s.error().trail();
@@ -232,6 +234,8 @@ TEST(Stats, V2) {
   EXPECT_EQ(s->cpu_system_ns, 5000u);
   EXPECT_EQ(s->pids_current, 3u);
   EXPECT_EQ(s->pids_limit, 100u);
+  EXPECT_EQ(s->io_read_bytes, 4196u);
+  EXPECT_EQ(s->io_write_bytes, 1024u);
 }
 
 TEST(Stats, V1) {
@@ -247,6 +251,8 @@ TEST(Stats, V1) {
   t.file(cpu + "cpuacct.usage_sys", "100\n");
   t.file("sys/fs/cgroup/pids/berth/c1/pids.current", "1\n");
   t.file("sys/fs/cgroup/pids/berth/c1/pids.max", "max\n");
+  t.file("sys/fs/cgroup/blkio/berth/c1/blkio.throttle.io_service_bytes_recursive",
+         "8:0 Read 2048\n8:0 Write 512\n8:0 Sync 2560\n8:0 Total 2560\n8:16 Read 1\nTotal 2561\n");
   auto s = Cgroup::resolve("/berth/c1", "c1", t.layout())->stats();
   ASSERT_TRUE(s.ok()) << s.error().trail();
   EXPECT_EQ(s->memory_usage, 1000u);
@@ -257,6 +263,8 @@ TEST(Stats, V1) {
   EXPECT_EQ(s->cpu_user_ns, 200u);
   EXPECT_EQ(s->pids_current, 1u);
   EXPECT_FALSE(s->pids_limit.has_value());
+  EXPECT_EQ(s->io_read_bytes, 2049u);
+  EXPECT_EQ(s->io_write_bytes, 512u);
 }
 
 }  // namespace

@@ -1,6 +1,11 @@
 // stats.cpp - memory, cpu and pids usage of a cgroup, v1 or v2.
 #include <unistd.h>
 
+#include <cstdlib>
+#include <sstream>
+
+#include "base/file.h"
+
 #include "cgroup/cgroup.h"
 #include "cgroup/fs.h"
 
@@ -65,6 +70,45 @@ Status pids_stats(const std::string& dir, Stats* s) {
   return ok();
 }
 
+// "8:0 Read 4096" lines (v1; the _recursive file when the kernel has it, as docker reads).
+Status blkio_v1(const std::string& dir, Stats* s) {
+  std::string name = has_file(dir, "blkio.throttle.io_service_bytes_recursive")
+                         ? "blkio.throttle.io_service_bytes_recursive"
+                         : "blkio.throttle.io_service_bytes";
+  if (!has_file(dir, name)) return ok();
+  std::string text = TRY(read_file(dir + "/" + name, 1 << 20));
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string dev, op;
+    uint64_t v = 0;
+    if (!(f >> dev >> op >> v) || dev == "Total") continue;
+    if (op == "Read") s->io_read_bytes += v;
+    else if (op == "Write") s->io_write_bytes += v;
+  }
+  return ok();
+}
+
+// "8:0 rbytes=4096 wbytes=0 rios=1 ..." lines (v2).
+Status io_v2(const std::string& dir, Stats* s) {
+  if (!has_file(dir, "io.stat")) return ok();
+  std::string text = TRY(read_file(dir + "/io.stat", 1 << 20));
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string word;
+    f >> word;  // the device
+    while (f >> word) {
+      auto eq = word.find('=');
+      if (eq == std::string::npos) continue;
+      uint64_t v = std::strtoull(word.c_str() + eq + 1, nullptr, 10);
+      if (word.compare(0, eq, "rbytes") == 0) s->io_read_bytes += v;
+      else if (word.compare(0, eq, "wbytes") == 0) s->io_write_bytes += v;
+    }
+  }
+  return ok();
+}
+
 }  // namespace
 
 Result<Stats> Cgroup::stats() const {
@@ -75,6 +119,8 @@ Result<Stats> Cgroup::stats() const {
   if (const Dir* d = dir_for("cpuacct"))
     TRY_CTX(d->v2 ? cpu_v2(d->path, &s) : cpu_v1(d->path, &s), ctx);
   if (const Dir* d = dir_for("pids")) TRY_CTX(pids_stats(d->path, &s), ctx);
+  if (const Dir* d = dir_for("blkio"))  // v1 names, also for the unified dir ("io" there)
+    TRY_CTX(d->v2 ? io_v2(d->path, &s) : blkio_v1(d->path, &s), ctx);
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -247,6 +248,14 @@ TEST_F(Containers, PauseRenameTopStatsWaitFilters) {
   EXPECT_EQ(berth({"rename", "renamed", "done"}).status, 125) << "name taken";
   Output st = berth({"stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "renamed"});
   EXPECT_EQ(trim_end(st.out), "renamed 1") << st.err;
+  // BLOCK I/O from the cgroup's blkio/io counters: "read / write".
+  Output bio = berth({"stats", "--no-stream", "--format", "{{.BlockIO}}", "renamed"});
+  EXPECT_TRUE(std::regex_match(trim_end(bio.out), std::regex(R"([0-9.]+[kMGT]?B / [0-9.]+[kMGT]?B)"))) << bio.out;
+  // ps -s: what the container wrote, and that plus its image.
+  ASSERT_EQ(berth({"run", "--name", "writer", "--network", "none", "bb", "sh", "-c", "head -c 1000 /bin/busybox > /f"}).status, 0);
+  Output size = berth({"ps", "-a", "-s", "--filter", "name=writer", "--format", "{{.Size}}"});
+  EXPECT_TRUE(std::regex_match(trim_end(size.out), std::regex(R"(1kB \(virtual [0-9.]+MB\))"))) << size.out;
+  EXPECT_NE(berth({"ps", "-a", "-s"}).out.find("SIZE"), std::string::npos);
   EXPECT_EQ(trim_end(berth({"wait", "done"}).out), "2");
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));

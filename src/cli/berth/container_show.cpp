@@ -12,6 +12,7 @@
 
 #include "base/strings.h"
 #include "cli/berth/context.h"
+#include "images/install.h"
 #include "cli/berth/format.h"
 #include "cli/berth/images_cmds.h"
 #include "image/config.h"
@@ -157,9 +158,22 @@ Status ps(Context& ctx, const PsFlags& f) {
                   {"Ports", "PORTS"}, {"Names", "NAMES"}, {"Labels", "LABELS"}, {"State", "STATE"},
                   {"Networks", "NETWORKS"}, {"Mounts", "MOUNTS"}, {"Size", "SIZE"}, {"LocalVolumes", "LOCAL VOLUMES"}};
   RowPrinter p = TRY(RowPrinter::make(
-      f.format, "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+      f.format,
+      std::string("{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}") +
+          (f.size ? "\t{{.Size}}" : ""),
       headers));
-  for (const auto& c : shown) TRY(p.add(ps_row(c, f.no_trunc)));
+  for (const auto& c : shown) {
+    Json row = ps_row(c, f.no_trunc);
+    // -s: what the container wrote (its upper dir) and, with the image, its whole size:
+    // docker's "2B (virtual 1.98MB)".
+    if (f.size) {
+      int64_t rw = images::tree_content_bytes(e->container_dir(c.id) + "/upper").value_or(0);
+      int64_t image = 0;
+      if (auto rec = e->store().db().find_by_id(c.image_id); rec && *rec) image = (*rec)->size;
+      row["Size"] = human_size(rw, 3) + " (virtual " + human_size(rw + image, 3) + ")";
+    }
+    TRY(p.add(row));
+  }
   std::fputs(p.finish().c_str(), stdout);
   return ok();
 }
@@ -349,7 +363,8 @@ Json stats_row(const Container& c, const Sample& a, const Sample& b) {
   char cpu_s[32], mem_s[32];
   std::snprintf(cpu_s, sizeof cpu_s, "%.2f%%", cpu);
   std::snprintf(mem_s, sizeof mem_s, "%.2f%%", limit ? 100.0 * static_cast<double>(b.st.memory_usage) / static_cast<double>(limit) : 0);
-  return Json{{"BlockIO", "--"},
+  return Json{{"BlockIO", human_size(static_cast<int64_t>(b.st.io_read_bytes), 3) + " / " +
+                              human_size(static_cast<int64_t>(b.st.io_write_bytes), 3)},
               {"CPUPerc", cpu_s},
               {"Container", c.id.substr(0, 12)},
               {"ID", c.id.substr(0, 12)},
