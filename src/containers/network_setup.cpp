@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "base/strings.h"
 #include "base/log.h"
 #include "containers/engine.h"
 #include "containers/networks.h"
@@ -146,6 +147,35 @@ void announce(Engine& e, const Container& c, const std::string& ip,
   }
 }
 
+// The running peers forget a container that left: its line goes from their /etc/hosts
+// (rewritten in place, for the same reason), so a later container given the same address
+// is not shadowed by a stale name.
+void retract(Engine& e, const Container& c) {
+  if (c.spec.network == kDefaultNetwork || c.state.ip_address.empty()) return;
+  auto others = running_others(e, c);
+  if (!others) return;
+  std::string line = c.state.ip_address + "\t" + c.name;
+  for (const Running* r : peers_of(*others, c)) {
+    std::string hosts = path_join(e.container_dir(r->id), "hosts");
+    auto text = read_file(hosts, 1 << 20);
+    if (!text) continue;
+    std::string kept;
+    bool dropped = false;
+    for (const auto& l : split(*text, '\n')) {
+      if (l == line) {
+        dropped = true;
+        continue;
+      }
+      if (!l.empty()) kept += l + "\n";
+    }
+    if (!dropped) continue;
+    int fd = ::open(hosts.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) continue;
+    (void)!::write(fd, kept.data(), kept.size());
+    ::close(fd);
+  }
+}
+
 }  // namespace
 
 Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
@@ -227,6 +257,7 @@ Status teardown_network(Engine& e, const Container& c) {
   };
   if (!c.state.ports.empty() || c.spec.publish_all || !c.spec.ports.empty())
     keep(network::remove_port_mappings(c.id.substr(0, 12)));
+  retract(e, c);
   // Unmounting the namespace destroys the veth pair with it (in the kernel's cleanup
   // work, not on this path: deleting a veth waits ~20 ms for RCU).
   keep(network::remove_netns(netns_path(e, c.id)));

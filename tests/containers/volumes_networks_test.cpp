@@ -312,6 +312,13 @@ TEST_F(VolumesNetworksTest, ContainersOnAUserNetworkReachEachOtherByName) {
   EXPECT_EQ(ip.rfind("10.79.", 0), 0u) << ip;
   EXPECT_EQ(ip.substr(ip.size() - 3), "/24");
 
+  // A peer that leaves is forgotten: its line goes from the others' /etc/hosts (and comes back
+  // when it starts again).
+  ASSERT_EQ(berth({"stop", "-t", "0", b}).status, 0);
+  EXPECT_EQ(berth({"exec", a, "cat", "/etc/hosts"}).out.find(b), std::string::npos);
+  ASSERT_EQ(berth({"start", b}).status, 0);
+  EXPECT_NE(berth({"exec", a, "cat", "/etc/hosts"}).out.find(b), std::string::npos);
+
   Output busy = berth({"network", "rm", net});
   EXPECT_EQ(busy.status, 1);
   EXPECT_NE(busy.err.find("has active endpoints"), std::string::npos) << busy.err;
