@@ -250,7 +250,14 @@ std::string port_key(uint16_t port, const std::string& proto) {
 }
 
 nlohmann::json spec_to_json(const ContainerSpec& s) {
-  return {{"Config", config_to_json(s)}, {"HostConfig", host_config_to_json(s)}};
+  json j = {{"Config", config_to_json(s)}, {"HostConfig", host_config_to_json(s)}};
+  // docker's create API names a container's networks in NetworkingConfig.EndpointsConfig.
+  if (!s.more_networks.empty()) {
+    json eps = json::object();
+    for (const auto& n : s.more_networks) eps[n] = json::object();
+    j["NetworkingConfig"] = {{"EndpointsConfig", eps}};
+  }
+  return j;
 }
 
 Result<ContainerSpec> spec_from_json(const nlohmann::json& j) {
@@ -258,11 +265,27 @@ Result<ContainerSpec> spec_from_json(const nlohmann::json& j) {
     ContainerSpec s;
     if (j.contains("Config")) config_from_json(j["Config"], s);
     if (j.contains("HostConfig")) TRY(host_config_from_json(j["HostConfig"], s));
+    if (j.contains("NetworkingConfig") && j["NetworkingConfig"].is_object() &&
+        j["NetworkingConfig"].contains("EndpointsConfig") && j["NetworkingConfig"]["EndpointsConfig"].is_object())
+      for (const auto& [name, v] : j["NetworkingConfig"]["EndpointsConfig"].items())
+        if (name != s.network) s.more_networks.push_back(name);
     return s;
   } catch (const std::exception& e) {
     return Error::invalid(std::string("container record: ") + e.what());
   }
 }
+
+namespace {
+
+json endpoints_to_json(const std::vector<ContainerState::Endpoint>& eps) {
+  json out = json::array();
+  for (const auto& e : eps)
+    out.push_back({{"Network", e.network}, {"IPAddress", e.ip}, {"MacAddress", e.mac},
+                   {"Gateway", e.gateway}, {"IPPrefixLen", e.prefix_len}, {"Interface", e.interface}});
+  return out;
+}
+
+}  // namespace
 
 nlohmann::json state_to_json(const ContainerState& s) {
   return {{"Status", s.status},         {"Pid", s.pid},
@@ -273,7 +296,8 @@ nlohmann::json state_to_json(const ContainerState& s) {
           {"RestartCount", s.restart_count}, {"StoppedByUser", s.stopped_by_user},
           {"Removal", s.removal},       {"IPAddress", s.ip_address},
           {"MacAddress", s.mac_address}, {"Gateway", s.gateway},
-          {"IPPrefixLen", s.prefix_len}, {"Ports", ports_to_json(s.ports)}};
+          {"IPPrefixLen", s.prefix_len}, {"Ports", ports_to_json(s.ports)},
+          {"MoreEndpoints", endpoints_to_json(s.more_endpoints)}};
 }
 
 Result<ContainerState> state_from_json(const nlohmann::json& j) {
@@ -297,6 +321,18 @@ Result<ContainerState> state_from_json(const nlohmann::json& j) {
     get(j, "Gateway", s.gateway);
     get(j, "IPPrefixLen", s.prefix_len);
     s.ports = TRY(ports_from_json(j.value("Ports", nlohmann::json())));
+    if (j.contains("MoreEndpoints") && j["MoreEndpoints"].is_array())
+      for (const auto& e : j["MoreEndpoints"]) {
+        if (!e.is_object()) continue;
+        ContainerState::Endpoint ep;
+        get(e, "Network", ep.network);
+        get(e, "IPAddress", ep.ip);
+        get(e, "MacAddress", ep.mac);
+        get(e, "Gateway", ep.gateway);
+        get(e, "IPPrefixLen", ep.prefix_len);
+        get(e, "Interface", ep.interface);
+        s.more_endpoints.push_back(std::move(ep));
+      }
     return s;
   } catch (const std::exception& e) {
     return Error::invalid(std::string("container state record: ") + e.what());

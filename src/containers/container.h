@@ -80,6 +80,7 @@ struct ContainerSpec {
   std::vector<PortBinding> ports;
   bool publish_all = false;
   std::string network = "bridge";  // bridge | host | none | container:X | a network's name
+  std::vector<std::string> more_networks;  // `network connect`: networks besides `network`
   std::string ipc = "private";     // private | host | shareable | container:X
   std::string pid_mode;            // "" | host
   std::string uts_mode;            // "" | host
@@ -128,6 +129,14 @@ struct ContainerState {
   std::string gateway;
   int prefix_len = 0;
   std::vector<PortBinding> ports;  // as bound (host ports chosen)
+  // Its addresses on more_networks (`network connect`), while running.
+  struct Endpoint {
+    std::string network, ip, mac, gateway;
+    int prefix_len = 0;
+    std::string interface;  // in the container: eth1, eth2, ...
+    friend bool operator==(const Endpoint&, const Endpoint&) = default;
+  };
+  std::vector<Endpoint> more_endpoints;
 };
 
 struct Container {

@@ -87,6 +87,11 @@ class Engine {
   // force: kill it first when running. volumes: remove its anonymous volumes too.
   Status remove(Container& c, bool force, bool volumes);
   Status rename(Container& c, const std::string& new_name);
+  // `network connect|disconnect`: a running container gets (loses) an interface on the
+  // network at once; a stopped one at its next start. The network it was created with
+  // cannot be disconnected.
+  Status connect(Container& c, const std::string& network);
+  Status disconnect(Container& c, const std::string& network);
 
   // Called (as `berth container _exited ID`) by the monitor when the process exited:
   // releases the mounts and network, then either restarts the container (returning the new

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "base/time.h"
 #include "containers/engine.h"
 #include "containers/network_setup.h"
+#include "containers/networks.h"
 #include "containers/options.h"
 #include "containers/rootfs_parts.h"
 #include "containers/spec_parts.h"
@@ -438,7 +440,47 @@ Status Engine::start(Container& c, const StartOptions& o) {
   c.state.mac_address = net->mac;
   c.state.prefix_len = net->prefix_len;
   c.state.ports = net->ports;
+  c.state.more_endpoints = net->more;
   return save_state(c);
+}
+
+Status Engine::connect(Container& c, const std::string& network) {
+  NetworkConfig n = TRY(find_network(store_.db(), network));
+  const std::string& mode = c.spec.network;
+  if (mode == "host" || mode == "none" || mode.rfind("container:", 0) == 0)
+    return Error::invalid("container sharing network namespace with another container or host cannot be "
+                          "connected to any other network");
+  bool already = network_mode_is(n, mode);
+  for (const auto& m : c.spec.more_networks) already = already || network_mode_is(n, m);
+  if (already) return Error::invalid("endpoint with name " + c.name + " already exists in network " + n.name);
+  UniqueFd lock = TRY(lock_state(c.id));
+  c = TRY(get(c.id));
+  if (c.state.status == "running" || c.state.status == "paused") {
+    TRY(connect_network(*this, c, n));
+    TRY(save_state(c));
+  }
+  c.spec.more_networks.push_back(n.name);
+  return store_.db().set_container_config(c.id, spec_to_json(c.spec).dump());
+}
+
+Status Engine::disconnect(Container& c, const std::string& network) {
+  NetworkConfig n = TRY(find_network(store_.db(), network));
+  if (network_mode_is(n, c.spec.network))
+    return Error::invalid("container " + c.name + " was created on network " + n.name +
+                          ": berth cannot disconnect it from that one (connect others, or recreate it with "
+                          "another --network)");
+  UniqueFd lock = TRY(lock_state(c.id));
+  c = TRY(get(c.id));
+  auto it = std::find_if(c.spec.more_networks.begin(), c.spec.more_networks.end(),
+                         [&](const std::string& m) { return network_mode_is(n, m); });
+  if (it == c.spec.more_networks.end())
+    return Error::invalid("container " + c.id + " is not connected to network " + n.name);
+  Status down = ok();
+  if (c.state.status == "running" || c.state.status == "paused") down = disconnect_network(*this, c, n.name);
+  c.spec.more_networks.erase(it);
+  TRY(save_state(c));
+  TRY(store_.db().set_container_config(c.id, spec_to_json(c.spec).dump()));
+  return down;
 }
 
 Status Engine::resume_start(Container& c) {
@@ -619,6 +661,7 @@ Status Engine::restart_in_hook(Container& c, int hook_fd) {
   c.state.started_at = now_rfc3339();
   c.state.ip_address = net.ip;
   c.state.ports = net.ports;
+  c.state.more_endpoints = net.more;
   TRY(save_state(c));
   return send_restart(hook_fd, st.pid, fds);
 }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -32,6 +33,12 @@ std::string netns_path(const Engine& e, const std::string& id) {
 // ("veth" + 7) or podman's names.
 std::string host_if_name(const std::string& id) {
   return "berth" + id.substr(0, 10);
+}
+
+// The host end of the veth for the container's eth<n> (n >= 1, `network connect`): "berth" +
+// 9 hex digits + a letter from 'g' on, never a hex digit, so never another container's eth0.
+std::string more_if_name(const std::string& id, int n) {
+  return "berth" + id.substr(0, 9) + static_cast<char>('f' + std::min(n, 20));
 }
 
 // A free host port from the kernel's ephemeral range, as docker picks for -P and -p 80.
@@ -123,22 +130,31 @@ Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const 
   return Error::invalid("could not allocate an address in network " + n.name);
 }
 
-// Running containers on the same user network (docker: no name resolution on the default
-// bridge).
-std::vector<const Running*> peers_of(const std::vector<Running>& others, const Container& c) {
-  std::vector<const Running*> out;
-  if (c.spec.network == kDefaultNetwork) return out;
+// The address a running container has on a network ("" when none).
+std::string address_on(const Running& r, const std::string& network) {
+  if (r.network == network) return r.state.ip_address;
+  for (const auto& ep : r.state.more_endpoints)
+    if (ep.network == network) return ep.ip;
+  return "";
+}
+
+// Running containers on the same user network, with their address there (docker: no name
+// resolution on the default bridge).
+std::vector<std::pair<const Running*, std::string>> peers_of(const std::vector<Running>& others,
+                                                             const std::string& network) {
+  std::vector<std::pair<const Running*, std::string>> out;
+  if (network == kDefaultNetwork) return out;
   for (const auto& r : others)
-    if (r.network == c.spec.network && !r.state.ip_address.empty()) out.push_back(&r);
+    if (std::string ip = address_on(r, network); !ip.empty()) out.emplace_back(&r, ip);
   return out;
 }
 
 // The running peers learn the new container's name: appended to their /etc/hosts (written
 // in place: it is bind-mounted, a rename would not be seen).
-void announce(Engine& e, const Container& c, const std::string& ip,
-              const std::vector<const Running*>& peers) {
-  std::string line = ip + "\t" + c.name + "\n";
-  for (const Running* r : peers) {
+void announce(Engine& e, const std::string& name, const std::string& ip,
+              const std::vector<std::pair<const Running*, std::string>>& peers) {
+  std::string line = ip + "\t" + name + "\n";
+  for (const auto& [r, peer_ip] : peers) {
     std::string hosts = path_join(e.container_dir(r->id), "hosts");
     int fd = ::open(hosts.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) continue;
@@ -147,33 +163,64 @@ void announce(Engine& e, const Container& c, const std::string& ip,
   }
 }
 
-// The running peers forget a container that left: its line goes from their /etc/hosts
-// (rewritten in place, for the same reason), so a later container given the same address
-// is not shadowed by a stale name.
-void retract(Engine& e, const Container& c) {
-  if (c.spec.network == kDefaultNetwork || c.state.ip_address.empty()) return;
+// Removes the lines "ip<TAB>name" from a container's /etc/hosts (rewritten in place).
+void drop_hosts_lines(const std::string& hosts, const std::set<std::string>& lines) {
+  auto text = read_file(hosts, 1 << 20);
+  if (!text) return;
+  std::string kept;
+  bool dropped = false;
+  for (const auto& l : split(*text, '\n')) {
+    if (lines.count(l)) {
+      dropped = true;
+      continue;
+    }
+    if (!l.empty()) kept += l + "\n";
+  }
+  if (!dropped) return;
+  int fd = ::open(hosts.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)!::write(fd, kept.data(), kept.size());
+  ::close(fd);
+}
+
+// The running peers on a network forget a container that left it: its line goes from their
+// /etc/hosts, so a later container given the same address is not shadowed by a stale name.
+void retract(Engine& e, const Container& c, const std::string& network, const std::string& ip) {
+  if (network == kDefaultNetwork || ip.empty()) return;
   auto others = running_others(e, c);
   if (!others) return;
-  std::string line = c.state.ip_address + "\t" + c.name;
-  for (const Running* r : peers_of(*others, c)) {
-    std::string hosts = path_join(e.container_dir(r->id), "hosts");
-    auto text = read_file(hosts, 1 << 20);
-    if (!text) continue;
-    std::string kept;
-    bool dropped = false;
-    for (const auto& l : split(*text, '\n')) {
-      if (l == line) {
-        dropped = true;
-        continue;
-      }
-      if (!l.empty()) kept += l + "\n";
-    }
-    if (!dropped) continue;
-    int fd = ::open(hosts.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (fd < 0) continue;
-    (void)!::write(fd, kept.data(), kept.size());
-    ::close(fd);
-  }
+  for (const auto& [r, peer_ip] : peers_of(*others, network))
+    drop_hosts_lines(path_join(e.container_dir(r->id), "hosts"), {ip + "\t" + c.name});
+}
+
+// A veth from network n's bridge into the namespace at ns_fd as eth<index>, an address from
+// the network's IPAM; the peers on n learn the container's name.
+Result<ContainerState::Endpoint> attach_endpoint(Engine& e, const Container& c, const NetworkConfig& n,
+                                                 int ns_fd, int index) {
+  TRY(ensure_network_up(n, path_join(e.runroot(), "networks")));
+  ContainerState::Endpoint ep;
+  ep.network = n.name;
+  ep.interface = "eth" + std::to_string(index);
+  ep.ip = TRY(take_address(e.store().db(), n, c.id));
+  ep.gateway = n.gateway;
+  auto fail = [&](Error err) -> Error {
+    (void)e.store().db().release_address(n.name, c.id);
+    return err.context("connect to network " + n.name);
+  };
+  auto cidr = network::parse_cidr(n.subnet);
+  if (!cidr) return fail(std::move(cidr).error());
+  ep.prefix_len = cidr->prefix;
+  ep.mac = network::mac_for_ipv4(ep.ip).value_or("");
+  network::VethConfig v{.host_if = more_if_name(c.id, index),
+                        .netns_fd = ns_fd,
+                        .peer_name = ep.interface,
+                        .bridge = n.bridge,
+                        .address = ep.ip + "/" + std::to_string(ep.prefix_len),
+                        .gateway = "",  // the default route stays on eth0
+                        .mac = ep.mac};
+  (void)network::delete_link(v.host_if);
+  if (Status s = network::create_veth_into_netns(v); !s) return fail(std::move(s).error());
+  return ep;
 }
 
 }  // namespace
@@ -229,7 +276,8 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
   (void)network::delete_link(v.host_if);
   if (Status s = network::create_veth_into_netns(v); !s) return cleanup(std::move(s).error());
   std::vector<Running> others;
-  if (!c.spec.ports.empty() || c.spec.publish_all || c.spec.network != kDefaultNetwork) {
+  if (!c.spec.ports.empty() || c.spec.publish_all || c.spec.network != kDefaultNetwork ||
+      !c.spec.more_networks.empty()) {
     auto r = running_others(e, c);
     if (!r) return cleanup(std::move(r).error());
     others = std::move(*r);
@@ -243,10 +291,66 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
   if (!maps.empty())
     if (Status s = network::add_port_mappings(c.id.substr(0, 12), a.ip, maps); !s)
       return cleanup(std::move(s).error());
-  auto peers = peers_of(others, c);
-  for (const Running* r : peers) a.peers.emplace_back(r->name, r->state.ip_address);
-  announce(e, c, a.ip, peers);
+  auto peers = peers_of(others, c.spec.network);
+  for (const auto& [r, ip] : peers) a.peers.emplace_back(r->name, ip);
+  announce(e, c.name, a.ip, peers);
+  // The networks `network connect` added: eth1, eth2, ...
+  for (size_t i = 0; i < c.spec.more_networks.size(); ++i) {
+    auto more = find_network(e.store().db(), c.spec.more_networks[i]);
+    if (!more) return cleanup(std::move(more).error());
+    auto ep = attach_endpoint(e, c, *more, ns.get(), static_cast<int>(i) + 1);
+    if (!ep) return cleanup(std::move(ep).error());
+    auto more_peers = peers_of(others, more->name);
+    for (const auto& [r, ip] : more_peers) a.peers.emplace_back(r->name, ip);
+    announce(e, c.name, ep->ip, more_peers);
+    a.more.push_back(std::move(*ep));
+  }
   return a;
+}
+
+Status connect_network(Engine& e, Container& c, const NetworkConfig& n) {
+  UniqueFd ns = TRY(open_fd(netns_path(e, c.id), O_RDONLY | O_CLOEXEC));
+  int index = 1;
+  for (const auto& ep : c.state.more_endpoints)
+    index = std::max(index, static_cast<int>(parse_int(ep.interface.substr(3)).value_or(0)) + 1);
+  ContainerState::Endpoint ep = TRY(attach_endpoint(e, c, n, ns.get(), index));
+  auto others = running_others(e, c);
+  if (others) {
+    auto peers = peers_of(*others, n.name);
+    announce(e, c.name, ep.ip, peers);
+    std::string lines;
+    for (const auto& [r, ip] : peers) lines += ip + "\t" + r->name + "\n";
+    int fd = ::open(path_join(e.container_dir(c.id), "hosts").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!::write(fd, lines.data(), lines.size());
+      ::close(fd);
+    }
+  }
+  c.state.more_endpoints.push_back(std::move(ep));
+  return ok();
+}
+
+Status disconnect_network(Engine& e, Container& c, const std::string& network) {
+  auto it = std::find_if(c.state.more_endpoints.begin(), c.state.more_endpoints.end(),
+                         [&](const ContainerState::Endpoint& ep) { return ep.network == network; });
+  if (it == c.state.more_endpoints.end()) return ok();
+  int index = static_cast<int>(parse_int(it->interface.substr(3)).value_or(0));
+  Status first = ok();
+  if (index > 0) {
+    // Deleting the host end deletes the pair, and with it the address inside.
+    std::string link = more_if_name(c.id, index);
+    if (network::link_exists(link).value_or(false)) first = network::delete_link(link);
+  }
+  retract(e, c, network, it->ip);
+  // The container forgets the peers it learnt on that network.
+  if (auto others = running_others(e, c)) {
+    std::set<std::string> lines;
+    for (const auto& [r, ip] : peers_of(*others, network)) lines.insert(ip + "\t" + r->name);
+    drop_hosts_lines(path_join(e.container_dir(c.id), "hosts"), lines);
+  }
+  if (Status s = e.store().db().release_address(network, c.id); !s && first) first = std::move(s);
+  c.state.more_endpoints.erase(it);
+  return first;
 }
 
 Status teardown_network(Engine& e, const Container& c) {
@@ -257,7 +361,8 @@ Status teardown_network(Engine& e, const Container& c) {
   };
   if (!c.state.ports.empty() || c.spec.publish_all || !c.spec.ports.empty())
     keep(network::remove_port_mappings(c.id.substr(0, 12)));
-  retract(e, c);
+  retract(e, c, c.spec.network, c.state.ip_address);
+  for (const auto& ep : c.state.more_endpoints) retract(e, c, ep.network, ep.ip);
   // Unmounting the namespace destroys the veth pair with it (in the kernel's cleanup
   // work, not on this path: deleting a veth waits ~20 ms for RCU).
   keep(network::remove_netns(netns_path(e, c.id)));

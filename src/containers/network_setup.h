@@ -27,10 +27,19 @@ struct NetworkAttachment {
   // --network container:NAME: the other container's folder, whose hostname, hosts and
   // resolv.conf this one shares (docker's behaviour); "" otherwise.
   std::string shared_etc_dir;
+  std::vector<ContainerState::Endpoint> more;  // the networks `network connect` added
 };
 
 Result<NetworkAttachment> setup_network(Engine& e, Container& c);
 // Idempotent: what is already gone is skipped.
 Status teardown_network(Engine& e, const Container& c);
+
+struct NetworkConfig;
+// `network connect` of a running container: a veth from n's bridge into its namespace as
+// the next eth<N>, an address from n's IPAM, names learnt both ways; recorded in
+// c.state.more_endpoints (the caller saves it).
+Status connect_network(Engine& e, Container& c, const NetworkConfig& n);
+// `network disconnect` of a running container: the veth, the address and the names go.
+Status disconnect_network(Engine& e, Container& c, const std::string& network);
 
 }  // namespace berth::containers

@@ -168,6 +168,8 @@ class Db {
   Status take_address(std::string_view network, std::string_view container_id,
                       std::string_view ip);
   Status release_addresses(std::string_view container_id);
+  // The one address a container holds on a network (`network disconnect`).
+  Status release_address(std::string_view network, std::string_view container_id);
 
  // The prepared-statement wrapper of the implementation (db_internal.h).
   class Stmt;

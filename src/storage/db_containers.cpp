@@ -207,4 +207,11 @@ Status Db::release_addresses(std::string_view container_id) {
   return ok();
 }
 
+Status Db::release_address(std::string_view network, std::string_view container_id) {
+  Stmt s = TRY(prepare("DELETE FROM addresses WHERE network = ? AND container_id = ?"));
+  s.bind(1, network).bind(2, container_id);
+  if (s.step() != SQLITE_DONE) return db_error("release address");
+  return ok();
+}
+
 }  // namespace berth::storage

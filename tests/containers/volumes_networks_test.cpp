@@ -264,7 +264,7 @@ TEST_F(VolumesNetworksTest, NetworkCreateLsInspectRm) {
   EXPECT_EQ(berth({"network", "create", "-d", "overlay", net + "4"}).status, 125);
   Output conn = berth({"network", "connect", net, "somecontainer"});
   EXPECT_EQ(conn.status, 125);
-  EXPECT_NE(conn.err.find("not supported yet"), std::string::npos) << conn.err;
+  EXPECT_NE(conn.err.find("No such container: somecontainer"), std::string::npos) << conn.err;
 
   Output pre = berth({"network", "rm", "bridge"});
   EXPECT_EQ(pre.status, 1);
@@ -325,6 +325,62 @@ TEST_F(VolumesNetworksTest, ContainersOnAUserNetworkReachEachOtherByName) {
   EXPECT_EQ(berth({"rm", "-f", ida, idb}).status, 0);
   EXPECT_EQ(berth({"network", "rm", net}).status, 0);
   EXPECT_FALSE(link_exists(bridges_.back()));
+}
+
+// network connect/disconnect: a running container gets eth1 on a second network at once (its
+// peers there and it learn each other's names), loses it again; a stopped one gets it at
+// its next start; docker's errors for the rest.
+TEST_F(VolumesNetworksTest, ConnectAndDisconnectASecondNetwork) {
+  std::string n1 = tag_ + "-n1", n2 = tag_ + "-n2", a = tag_ + "-a", b = tag_ + "-b", c = tag_ + "-c";
+  make_network(n1, 0);
+  make_network(n2, 1);
+  std::string ida = run_d({"--name", a, "--network", n1, "bb", "sleep", "1000"});
+  std::string idb = run_d({"--name", b, "--network", n2, "bb", "sleep", "1000"});
+  EXPECT_NE(berth({"exec", a, "busybox", "ping", "-c1", "-W1", b}).status, 0) << "not on the same network yet";
+  Output con = berth({"network", "connect", n2, a});
+  ASSERT_EQ(con.status, 0) << con.err;
+  EXPECT_EQ(trim_end(berth({"exec", a, "ls", "/sys/class/net"}).out), "eth0\neth1\nlo");
+  Output ping = berth({"exec", a, "busybox", "ping", "-c1", "-W2", b});
+  EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
+  ping = berth({"exec", b, "busybox", "ping", "-c1", "-W2", a});
+  EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
+  auto j = inspect({"inspect", a});
+  ASSERT_TRUE(j["NetworkSettings"]["Networks"].contains(n2)) << j["NetworkSettings"].dump();
+  std::string ip2 = j["NetworkSettings"]["Networks"][n2]["IPAddress"];
+  EXPECT_EQ(ip2.rfind("10.79.", 0), 0u) << ip2;
+  EXPECT_TRUE(inspect({"network", "inspect", n2})["Containers"].contains(ida));
+  EXPECT_NE(berth({"network", "rm", n2}).status, 0) << "a is on it";
+  // docker's errors.
+  Output again = berth({"network", "connect", n2, a});
+  EXPECT_NE(again.err.find("endpoint with name " + a + " already exists in network " + n2), std::string::npos) << again.err;
+  Output first = berth({"network", "disconnect", n1, a});
+  EXPECT_NE(first.err.find("was created on network " + n1), std::string::npos) << first.err;
+  Output none = berth({"network", "connect", tag_ + "-nope", a});
+  EXPECT_NE(none.err.find("network " + tag_ + "-nope not found"), std::string::npos) << none.err;
+  std::string host = run_d({"--network", "host", "bb", "sleep", "1000"});
+  Output h = berth({"network", "connect", n2, host});
+  EXPECT_NE(h.err.find("cannot be connected to any other network"), std::string::npos) << h.err;
+  // Disconnect: the interface, the address and the names go.
+  Output dis = berth({"network", "disconnect", n2, a});
+  ASSERT_EQ(dis.status, 0) << dis.err;
+  EXPECT_EQ(trim_end(berth({"exec", a, "ls", "/sys/class/net"}).out), "eth0\nlo");
+  EXPECT_EQ(berth({"exec", b, "cat", "/etc/hosts"}).out.find(a), std::string::npos);
+  EXPECT_EQ(berth({"exec", a, "cat", "/etc/hosts"}).out.find(b), std::string::npos);
+  EXPECT_FALSE(inspect({"network", "inspect", n2})["Containers"].contains(ida));
+  Output not_on = berth({"network", "disconnect", n2, a});
+  EXPECT_NE(not_on.err.find("is not connected to network " + n2), std::string::npos) << not_on.err;
+  // A created container joins at its start, and again after a restart.
+  Output cr = berth({"create", "--name", c, "--network", n1, "bb", "sleep", "1000"});
+  ASSERT_EQ(cr.status, 0) << cr.err;
+  ids_.push_back(trim_end(cr.out));
+  ASSERT_EQ(berth({"network", "connect", n2, c}).status, 0);
+  ASSERT_EQ(berth({"start", c}).status, 0);
+  EXPECT_EQ(trim_end(berth({"exec", c, "ls", "/sys/class/net"}).out), "eth0\neth1\nlo");
+  EXPECT_EQ(berth({"exec", c, "busybox", "ping", "-c1", "-W2", b}).status, 0);
+  ASSERT_EQ(berth({"restart", "-t", "0", c}).status, 0);
+  EXPECT_EQ(trim_end(berth({"exec", c, "ls", "/sys/class/net"}).out), "eth0\neth1\nlo");
+  EXPECT_EQ(berth({"rm", "-f", ida, idb, host, c}).status, 0);
+  EXPECT_EQ(berth({"network", "rm", n1, n2}).status, 0);
 }
 
 TEST_F(VolumesNetworksTest, NetworkContainerModeSharesTheOthersNamespaceAndNames) {

@@ -234,6 +234,14 @@ Json inspect_json(containers::Engine& e, const Container& c) {
   Json networks = Json::object();
   if (c.spec.network != "none" && c.spec.network != "host") networks[c.spec.network] = net;
   else networks[c.spec.network] = Json{{"NetworkID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""}};
+  for (const auto& name : c.spec.more_networks) {
+    Json more = {{"NetworkID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""}};
+    for (const auto& ep : s.more_endpoints)
+      if (ep.network == name && running)
+        more = {{"NetworkID", ""}, {"Gateway", ep.gateway}, {"IPAddress", ep.ip},
+                {"IPPrefixLen", ep.prefix_len}, {"MacAddress", ep.mac}};
+    networks[name] = more;
+  }
   return Json{
       {"Id", c.id},
       {"Created", c.created ? go_time_rfc3339(c.created / 1000000000) : "0001-01-01T00:00:00Z"},

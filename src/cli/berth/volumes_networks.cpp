@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -371,7 +372,10 @@ bool running(const Container& c) {
 std::vector<const Container*> endpoints(const std::vector<Container>& all, const NetworkConfig& n) {
   std::vector<const Container*> out;
   for (const auto& c : all)
-    if (running(c) && containers::network_mode_is(n, c.spec.network)) out.push_back(&c);
+    if (running(c) && (containers::network_mode_is(n, c.spec.network) ||
+                       std::any_of(c.state.more_endpoints.begin(), c.state.more_endpoints.end(),
+                                   [&](const auto& ep) { return ep.network == n.name; })))
+      out.push_back(&c);
   std::sort(out.begin(), out.end(), [](const Container* a, const Container* b) { return a->id < b->id; });
   return out;
 }
@@ -380,10 +384,15 @@ Json network_json(const NetworkConfig& n, const std::vector<const Container*>& e
   Json config = Json::array();
   if (!n.subnet.empty()) config.push_back({{"Subnet", n.subnet}, {"Gateway", n.gateway}});
   Json ctrs = Json::object();
-  for (const Container* c : eps)
-    ctrs[c->id] = {{"Name", c->name}, {"EndpointID", ""}, {"MacAddress", c->state.mac_address},
-                   {"IPv4Address", c->state.ip_address.empty() ? "" : c->state.ip_address + "/" + std::to_string(c->state.prefix_len)},
+  for (const Container* c : eps) {
+    std::string mac = c->state.mac_address, ip = c->state.ip_address;
+    int prefix = c->state.prefix_len;
+    for (const auto& ep : c->state.more_endpoints)
+      if (ep.network == n.name) std::tie(mac, ip, prefix) = std::tuple(ep.mac, ep.ip, ep.prefix_len);
+    ctrs[c->id] = {{"Name", c->name}, {"EndpointID", ""}, {"MacAddress", mac},
+                   {"IPv4Address", ip.empty() ? "" : ip + "/" + std::to_string(prefix)},
                    {"IPv6Address", ""}};
+  }
   Json options = Json::object();
   if (!n.bridge.empty()) options["com.docker.network.bridge.name"] = n.bridge;
   Json labels = Json::object();
@@ -597,16 +606,21 @@ void add_network_commands(CLI::App& app, Context& ctx) {
     c->callback([=, &ctx] { ctx.run([&] { return network_prune(ctx, *force, *filters); }); });
   }
   for (const char* verb : {"connect", "disconnect"}) {
-    auto args = std::make_shared<std::vector<std::string>>();
+    auto args = std::make_shared<std::vector<std::string>>(2);  // NETWORK, CONTAINER (never resized)
     auto* c = net->add_subcommand(verb, std::string(verb) == "connect" ? "Connect a container to a network"
                                                                      : "Disconnect a container from a network");
-    c->add_option("ARGS", *args, "NETWORK CONTAINER");
-    c->allow_extras();
+    c->add_option("NETWORK", (*args)[0], "the network")->required();
+    c->add_option("CONTAINER", (*args)[1], "the container")->required();
+    auto force = std::make_shared<bool>(false);
+    if (std::string(verb) == "disconnect")
+      c->add_flag("-f,--force", *force, "Force the container to disconnect from a network");
     std::string v = verb;
-    c->callback([v, args, &ctx] {  // args: CLI11 writes into it
+    c->callback([v, args, force, &ctx] {
       ctx.run([&]() -> Status {
-        return Error::invalid("not supported yet: network " + v +
-                              " (a container has one network, chosen by run --network)");
+        containers::Engine* e = TRY(ctx.engine());
+        Container ct = TRY(e->get((*args)[1]));
+        if (v == "connect") return e->connect(ct, (*args)[0]);
+        return e->disconnect(ct, (*args)[0]);
       });
     });
   }
