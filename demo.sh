@@ -72,6 +72,22 @@ bt push "$REG/demo/project:v1"
 bt rmi "$REG/demo/project:v1" "$REG/demo/project:latest"
 bt pull "$REG/demo/project:v1"
 bt run --rm "$REG/demo/project:v1" cat /model.bin
+# berth build: a Dockerfile on top of the committed image, then the same build again (cached).
+mkdir -p "$work/app" && printf 'print("hello from a built image")\n' > "$work/app/train.py"
+printf '*.tmp\n' > "$work/app/.dockerignore" && echo scratch > "$work/app/notes.tmp"
+cat > "$work/app/Dockerfile" <<DOCKERFILE
+FROM $REG/demo/project:v1
+ARG EPOCHS=3
+ENV EPOCHS=\$EPOCHS
+WORKDIR /app
+COPY . .
+RUN echo "epochs: \$EPOCHS" > /app/config.txt && ls /app
+CMD ["cat", "/app/config.txt", "/app/train.py"]
+DOCKERFILE
+bt build -t myimage:v1 --build-arg EPOCHS=5 "$work/app"
+bt build -t myimage:v1 --build-arg EPOCHS=5 "$work/app"
+bt run --rm myimage:v1
+bt history myimage:v1
 bt save -o "$work/project.tar" "$REG/demo/project:v1"
 bt rmi "$REG/demo/project:v1"
 bt load -i "$work/project.tar"
