@@ -203,6 +203,28 @@ Result<std::vector<std::string>> glob_in_root(int root_fd, const std::string& pa
   return current;
 }
 
+// An unquoted heredoc's body with its variables expanded, as a shell expands a heredoc:
+// quotes are plain text, the escape character escapes only '$' and itself. Done by
+// expand_word on the body made into one double-quoted word.
+Result<std::string> expand_heredoc(const std::string& body, const Vars& vars, char esc) {
+  std::string word = "\"";
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c == esc && i + 1 < body.size() && body[i + 1] == '$') {
+      word += esc;
+      word += '$';
+      ++i;
+    } else if (c == esc || c == '"') {
+      word += esc;
+      word += c;
+    } else {
+      word += c;
+    }
+  }
+  word += '"';
+  return expand_word(word, vars, esc);
+}
+
 struct Owner {
   int64_t uid = 0, gid = 0;
 };
@@ -267,8 +289,9 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
     for (const auto& h : ins.heredocs) {
       if (h.name != name) continue;
       if (!inline_dir) inline_dir = std::make_unique<TempDir>(TRY(TempDir::create("/tmp/berth-heredoc-")));
-      // The body as written (berth does not expand variables in COPY heredocs yet).
-      TRY(write_file_atomic(path_join(inline_dir->path(), name), h.content, 0644, Durability::volatile_ok));
+      std::string body = h.content;
+      if (h.expand) body = TRY(expand_heredoc(h.content, scope(st), df_.escape));
+      TRY(write_file_atomic(path_join(inline_dir->path(), name), body, 0644, Durability::volatile_ok));
       inline_names.push_back(name);
     }
   }

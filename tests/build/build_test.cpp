@@ -495,11 +495,17 @@ TEST_F(BuildTest, HeredocsAndStdinContexts) {
        "RUN cat <<-END > /tabs.txt\n"
        "\tindented\n"
        "\tEND\n"
+       "ENV WHO=berth\n"
        "COPY <<CONF /etc/app.conf\n"
        "key=value\n"
-       "CONF\n");
+       "who=\"$WHO\" '${WHO}' \\$WHO back\\slash\n"
+       "CONF\n"
+       "COPY <<'RAW' /etc/raw.conf\n"
+       "raw=$WHO\n"
+       "RAW\n");
   build_ok({"-t", "heredoc"});
-  EXPECT_EQ(sh("heredoc", "cat /h.txt /tabs.txt /etc/app.conf"), "line1\nline2\nindented\nkey=value");
+  EXPECT_EQ(sh("heredoc", "cat /h.txt /tabs.txt /etc/app.conf /etc/raw.conf"),
+            "line1\nline2\nindented\nkey=value\nwho=\"berth\" 'berth' $WHO back\\slash\nraw=$WHO");
   // A Dockerfile on stdin: no context.
   Output o = berth({"build", "-t", "stdin1", "-"}, "FROM bb\nRUN echo from-stdin > /s.txt\n");
   ASSERT_EQ(o.status, 0) << o.err;
