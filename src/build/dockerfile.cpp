@@ -360,36 +360,33 @@ std::vector<std::string> split_words(std::string_view rest) {
   return out;
 }
 
+// The JSON array when `rest` is one of strings (exec form: json = true); a JSON array of
+// other things is docker's error; anything else is handed to shell_form.
+template <class F>
+Status json_or(Instruction& in, std::string_view rest, F shell_form) {
+  switch (parse_json_array(rest, in.args)) {
+    case JsonForm::kStrings:
+      in.json = true;
+      return ok();
+    case JsonForm::kNotStrings:
+      return bad(std::string(kNotStringsMessage));
+    case JsonForm::kNotJson:
+      break;
+  }
+  shell_form();
+  return ok();
+}
+
 // parseMaybeJSON (RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK CMD): the JSON array, else the
 // whole rest as one shell-form argument.
 Status maybe_json(Instruction& in, std::string_view rest) {
   if (rest.empty()) return ok();
-  switch (parse_json_array(rest, in.args)) {
-    case JsonForm::kStrings:
-      in.json = true;
-      return ok();
-    case JsonForm::kNotStrings:
-      return bad(std::string(kNotStringsMessage));
-    case JsonForm::kNotJson:
-      break;
-  }
-  in.args.emplace_back(rest);
-  return ok();
+  return json_or(in, rest, [&] { in.args.emplace_back(rest); });
 }
 
 // parseMaybeJSONToList (COPY, ADD, VOLUME): the JSON array, else whitespace-split words.
 Status maybe_json_list(Instruction& in, std::string_view rest) {
-  switch (parse_json_array(rest, in.args)) {
-    case JsonForm::kStrings:
-      in.json = true;
-      return ok();
-    case JsonForm::kNotStrings:
-      return bad(std::string(kNotStringsMessage));
-    case JsonForm::kNotJson:
-      break;
-  }
-  in.args = split_words(rest);
-  return ok();
+  return json_or(in, rest, [&] { in.args = split_words(rest); });
 }
 
 // docker's parseWords (ENV, LABEL, ARG): words split at blanks outside quotes; the quotes
