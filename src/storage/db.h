@@ -138,6 +138,8 @@ class Db {
   // Content hashes of context files by path; put replaces, in one transaction.
   Result<std::vector<FileHash>> file_hashes(const std::vector<std::string>& paths);
   Status put_file_hashes(const std::vector<FileHash>& hashes);
+  // `builder prune`: forgets every remembered content hash (the next build hashes again).
+  Status clear_file_hashes();
 
   Result<std::vector<LayerRecord>> layers();
   Result<bool> has_layer(std::string_view chain_id);

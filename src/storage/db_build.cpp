@@ -63,4 +63,8 @@ Status Db::put_file_hashes(const std::vector<FileHash>& hashes) {
   });
 }
 
+Status Db::clear_file_hashes() {
+  return exec("DELETE FROM file_hashes");
+}
+
 }  // namespace berth::storage

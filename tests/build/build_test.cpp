@@ -614,6 +614,13 @@ TEST_F(BuildTest, RunMountsCacheBindAndTmpfs) {
   file("src/a.txt", "changed\n");
   again = build_ok({"-t", "mnt"});
   EXPECT_EQ(count_of(again.out, "Using cache"), 1) << again.out;
+  // builder prune empties the cache folders: the next build starts counting again.
+  Output pr = berth({"builder", "prune", "-f"});
+  EXPECT_EQ(pr.status, 0) << pr.err;
+  EXPECT_NE(pr.out.find("Deleted build cache mount: "), std::string::npos) << pr.out;
+  EXPECT_NE(pr.out.find("Total reclaimed space: "), std::string::npos) << pr.out;
+  build_ok({"-t", "mnt", "--no-cache"});
+  EXPECT_EQ(sh("mnt", "cat /seen"), "1");
   file("Dockerfile", "FROM bb\nRUN --mount=type=ssh true\n");
   Output o = build_fails();
   EXPECT_NE(o.err.find("RUN --mount=type=ssh is not supported"), std::string::npos) << o.err;

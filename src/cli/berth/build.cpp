@@ -21,6 +21,7 @@
 #include "cli/berth/context.h"
 #include "cli/berth/images_cmds.h"
 #include "image/reference.h"
+#include "images/install.h"
 #include "images/tree_tar.h"
 
 extern char** environ;
@@ -177,9 +178,36 @@ Status do_build(Context& ctx, const BuildArgs& a) {
   return ok();
 }
 
+// `builder prune`: the RUN --mount=type=cache folders and the remembered content hashes.
+// The steps' images are images: `image prune` removes the dangling ones.
+Status builder_prune(Context& ctx, bool force) {
+  images::Store* store = TRY(ctx.store());
+  if (!force && !confirm("WARNING! This will remove all build cache mounts (RUN --mount=type=cache folders) "
+                         "and the remembered content hashes of build contexts."))
+    return ok();
+  std::string dir = path_join(store->root(), "build-cache");
+  int64_t reclaimed = 0;
+  if (is_directory(dir))
+    for (const auto& name : TRY(list_dir(dir))) {
+      std::string p = path_join(dir, name);
+      reclaimed += images::tree_content_bytes(p).value_or(0);
+      TRY(remove_all(p));
+      std::printf("Deleted build cache mount: %s\n", name.c_str());
+    }
+  TRY(store->db().clear_file_hashes());
+  std::printf("Total reclaimed space: %s\n", images::human_size(reclaimed, 4).c_str());
+  return ok();
+}
+
 }  // namespace
 
 void add_build_commands(CLI::App& app, Context& ctx) {
+  auto* builder = app.add_subcommand("builder", "Manage builds");
+  builder->require_subcommand(1);
+  auto force = std::make_shared<bool>(false);
+  auto* prune = builder->add_subcommand("prune", "Remove build cache");
+  prune->add_flag("-f,--force", *force, "Do not prompt for confirmation");
+  prune->callback([&ctx, force] { ctx.run([&] { return builder_prune(ctx, *force); }); });
   for (CLI::App* parent : {&app, subcommand(app, "image", "Manage images")}) {
     auto a = std::make_shared<BuildArgs>();
     auto* cmd = parent->add_subcommand("build", "Build an image from a Dockerfile");

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
+#include <iostream>
 #include <unistd.h>
 
 #include "base/file.h"
@@ -131,6 +132,15 @@ void Context::run(const std::function<Status()>& body) {
   std::fprintf(stderr, "Error: %s\n",
                (g_.debug ? st.error().trail() : st.error().message()).c_str());
   exit_code_ = kExitBerthError;
+}
+
+bool confirm(const std::string& warning) {
+  std::printf("%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
+  std::fflush(stdout);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  std::string a(trim(answer));
+  return a == "y" || a == "Y" || a == "yes" || a == "Yes" || a == "YES";
 }
 
 }  // namespace berth::cli

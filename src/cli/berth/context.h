@@ -96,6 +96,10 @@ std::vector<std::string>& command_line();
 // Err when the first of `rest` came before `anchor` on the command line.
 Status check_no_unknown_flags(const std::string& anchor, const std::vector<std::string>& rest);
 
+// docker's prompt before a prune: the warning, "Are you sure you want to continue? [y/N]";
+// true for y/yes.
+bool confirm(const std::string& warning);
+
 // pull.cpp: what `berth pull NAME` does, for run/create --pull.
 Status pull_image(Context& ctx, const std::string& name, const std::string& platform, bool quiet);
 // container_show.cpp: a container's docker inspect JSON (nullopt: no such container), for

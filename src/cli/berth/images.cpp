@@ -324,15 +324,6 @@ void add_rm(CLI::App* sub, Context& ctx) {
 // them: a pull records its image only at the end, and its layers must survive until then.
 constexpr std::chrono::seconds kOrphanMinAge{3600};
 
-bool confirm(const std::string& warning) {
-  std::printf("%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
-  std::fflush(stdout);
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  std::string a(trim(answer));
-  return a == "y" || a == "Y" || a == "yes" || a == "Yes" || a == "YES";
-}
-
 Status prune(Context& ctx, bool all, bool force) {
   images::Store* store = TRY(ctx.store());
   if (!force && !confirm(all ? "WARNING! This will remove all images without at least one "

@@ -35,15 +35,6 @@ using Labels = std::map<std::string, std::string>;
 
 constexpr int kNotFound = 1;  // docker: an unknown object in inspect/rm exits 1
 
-bool confirm(const std::string& warning) {
-  std::printf("%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
-  std::fflush(stdout);
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  std::string a(trim(answer));
-  return a == "y" || a == "Y" || a == "yes" || a == "Yes" || a == "YES";
-}
-
 Result<Labels> parse_labels(const std::vector<std::string>& given) {
   Labels out;
   for (const auto& l : given) {
