@@ -128,17 +128,37 @@ struct Driver {
     return ok();
   }
 
+  // Stage 1 sends the init's pid after its clone() returns, while the init (stage 2) is
+  // already running and talking on the same socket: on a loaded machine the init's hooks
+  // point or "ready" can come first. Both need the pid, so they wait for it here (the init
+  // itself waits for our answer to its hooks point; "ready" needs none).
   Status drive() {
     TRY(cb.enter_cgroup ? cb.enter_cgroup(stage1) : ok());
     TRY(send(sys::MsgType::kContinue));
+    bool ready = false, hooks_point = false;
     for (;;) {
       sys::Msg m;
       int fd = -1;
       if (!sock.recv(&m, &fd)) {
         return Error::invalid("container init exited during setup");
       }
+      if (out.pid == 0 && m.type == sys::MsgType::kReady) {
+        ready = true;
+        continue;
+      }
+      if (out.pid == 0 && m.type == sys::MsgType::kHooksPoint) {
+        hooks_point = true;
+        continue;
+      }
       if (m.type == sys::MsgType::kReady) return ok();
       TRY(handle(m, fd));
+      if (m.type != sys::MsgType::kInitPid) continue;
+      if (hooks_point) {
+        sys::Msg h;
+        h.type = sys::MsgType::kHooksPoint;
+        TRY(handle(h, -1));
+      }
+      if (ready) return ok();
     }
   }
 };
