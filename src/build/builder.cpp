@@ -26,7 +26,7 @@ namespace {
 
 // The proxy variables docker passes to RUN without an ARG declaring them, and leaves out of
 // the image's history.
-const std::set<std::string, std::less<>> kPredefinedArgs = {
+const std::set<std::string, std::less<>> kPredefinedArgSet = {
     "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
     "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
 
@@ -237,8 +237,7 @@ Result<BuildResult> Builder::run() {
   Stage* cur = nullptr;
   for (size_t i = 0; i < end; ++i) {
     const Instruction& ins = all[i];
-    if (int sig = interrupted_by())
-      return Error::invalid("the build was interrupted (" + std::string(::strsignal(sig)) + ")");
+    if (int sig = interrupted_by()) return interrupted_error(sig);
     say("Step " + std::to_string(i + 1) + "/" + std::to_string(total) + " : " + ins.original);
     ++result_.steps;
     Status s = [&]() -> Status {
@@ -254,8 +253,7 @@ Result<BuildResult> Builder::run() {
       return dispatch(*cur, ins);
     }();
     if (!s) return at(ins, s.error());
-    if (int sig = interrupted_by())
-      return at(ins, Error::invalid("the build was interrupted (" + std::string(::strsignal(sig)) + ")"));
+    if (int sig = interrupted_by()) return at(ins, interrupted_error(sig));
   }
   if (!cur) return Error::invalid("no FROM instruction in " + opts_.dockerfile_name);
   if (!opts_.labels.empty()) {
@@ -272,7 +270,7 @@ Result<BuildResult> Builder::run() {
   }
   std::vector<std::string> unused;
   for (const auto& [k, v] : build_args_)
-    if (!used_args_.count(k) && !kPredefinedArgs.count(k)) unused.push_back(k);
+    if (!used_args_.count(k) && !is_predefined_arg(k)) unused.push_back(k);
   if (!unused.empty())
     say("[Warning] One or more build-args [" + join(unused, " ") + "] were not consumed");
   for (const auto& t : opts_.tags) TRY(store_.db().tag(t, cur->image_id));
@@ -285,16 +283,31 @@ Result<BuildResult> Builder::run() {
   return result_;
 }
 
+// An ARG word ("NAME" or "NAME=default"): its value is the --build-arg when given, else the
+// default expanded in `scope`, else `inherited` (a global ARG's value for a stage's
+// redeclaration); none when there is none of them.
+std::pair<std::string, std::optional<std::string>> Builder::resolve_arg(
+    const std::string& word, const Vars& scope, std::optional<std::string> inherited, Status& st) {
+  auto eq = word.find('=');
+  std::string name = word.substr(0, eq);
+  std::optional<std::string> val = std::move(inherited);
+  if (eq != std::string::npos) {
+    auto v = expand_word(word.substr(eq + 1), scope, df_.escape);
+    if (!v) st = std::move(v).error();
+    else val = *v;
+  }
+  if (auto b = build_arg(name)) val = *b;
+  return {name, val};
+}
+
 Status Builder::global_arg(const Instruction& ins) {
   Vars scope_now;
   for (const auto& [k, v] : global_args_)
     if (v) scope_now[k] = *v;
   for (const auto& w : ins.args) {
-    auto eq = w.find('=');
-    std::string name = w.substr(0, eq);
-    std::optional<std::string> val;
-    if (eq != std::string::npos) val = TRY(expand_word(w.substr(eq + 1), scope_now, df_.escape));
-    if (auto b = build_arg(name)) val = *b;
+    Status st = ok();
+    auto [name, val] = resolve_arg(w, scope_now, std::nullopt, st);
+    TRY(st);
     global_args_[name] = val;
     if (val) scope_now[name] = *val;
   }
@@ -375,13 +388,12 @@ Status Builder::dispatch(Stage& st, const Instruction& ins) {
 Status Builder::arg_step(Stage& st, const Instruction& ins) {
   std::string canonical = "ARG";
   for (const auto& w : ins.args) {
-    auto eq = w.find('=');
-    std::string name = w.substr(0, eq);
-    std::optional<std::string> val;
-    if (eq != std::string::npos) val = TRY(expand(st, w.substr(eq + 1)));
-    else if (auto g = global_args_.find(name); g != global_args_.end()) val = g->second;
-    if (auto b = build_arg(name)) val = *b;
-    st.args[name] = val;
+    std::string name = w.substr(0, w.find('='));
+    auto g = global_args_.find(name);
+    Status status = ok();
+    auto [n, val] = resolve_arg(w, scope(st), g == global_args_.end() ? std::nullopt : g->second, status);
+    TRY(status);
+    st.args[n] = val;
     canonical += " " + w;
   }
   // docker's classic builder records an image for an ARG (an empty_layer history entry
@@ -512,8 +524,8 @@ Status Builder::config_instruction(Stage& st, const Instruction& ins) {
   if (k == "HEALTHCHECK") return healthcheck(st, ins);
   if (k == "ONBUILD") {
     if (ins.sub.empty()) return Error::invalid("ONBUILD requires at least one argument");
-    // The trigger as written after the keyword ("RUN make"), run by a child build.
-    std::string text(trim(std::string_view(ins.original).substr(std::min(ins.original.size(), size_t{7}))));
+    // The trigger as docker stores it ("RUN make", heredoc bodies included): the parser's.
+    std::string text = ins.args.at(0);
     return config_step(st, "ONBUILD " + text, [&](Cfg& c) -> Status {
       c.config.on_build.push_back(text);
       return ok();
@@ -595,6 +607,12 @@ class InterruptGuard {
 }  // namespace
 
 int interrupted_by() { return g_interrupted; }
+
+Error interrupted_error(int sig) {
+  return Error::invalid("the build was interrupted (" + std::string(::strsignal(sig)) + ")");
+}
+
+bool is_predefined_arg(std::string_view name) { return kPredefinedArgSet.count(name) > 0; }
 
 Result<BuildResult> build(containers::Engine& engine, const BuildOptions& opts) {
   InterruptGuard guard;

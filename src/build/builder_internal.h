@@ -39,8 +39,13 @@ struct RunMounts {
 };
 
 
-// The signal that interrupted the build (INT, TERM, HUP, QUIT), 0 while none did.
+// The signal that interrupted the build (INT, TERM, HUP, QUIT), 0 while none did, and the
+// one-line error that says so.
 int interrupted_by();
+Error interrupted_error(int sig);
+// docker's predefined proxy ARGs (HTTP_PROXY, no_proxy, ...): they reach RUN without an ARG
+// and stay out of the history and the unused-args warning.
+bool is_predefined_arg(std::string_view name);
 
 class Builder {
  public:
@@ -66,6 +71,9 @@ class Builder {
   Status config_step(Stage& st, const std::string& canonical,
                      const std::function<Status(image::ImageConfig&)>& change);
 
+  std::pair<std::string, std::optional<std::string>> resolve_arg(const std::string& word, const Vars& scope,
+                                                                 std::optional<std::string> inherited,
+                                                                 Status& st);
   Status global_arg(const Instruction& ins);
   Status from(Stage& st, const Instruction& ins);
   Status run_triggers(Stage& st);
@@ -80,7 +88,8 @@ class Builder {
   // empty one first), removed by the caller with remove_step_container.
   Result<containers::Container> step_container(Stage& st, std::vector<std::string> cmd,
                                                std::vector<std::string> env,
-                                               std::vector<containers::MountSpec> mounts = {});
+                                               std::vector<containers::MountSpec> mounts = {},
+                                               const std::string& network = "none");
   Result<RunMounts> run_mounts(Stage& st, const Instruction& ins);
   void remove_step_container(containers::Container& c);
   // The container's upper dir as the step's layer (or none when it is empty), committed.

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "base/file.h"
+#include "storage/decompress.h"
 #include "storage/sha256.h"
 #include "sys/path_resolve.h"
 
@@ -90,6 +91,12 @@ int64_t ns(const struct timespec& t) {
 }
 
 }  // namespace
+
+bool looks_like_archive(std::string_view h) {
+  if (storage::detect_compression(h) != storage::Compression::none) return true;
+  if (h.substr(0, 3) == "BZh" || h.substr(0, 6) == std::string_view("\xfd" "7zXZ\0", 6)) return true;
+  return h.size() >= 262 && h.substr(257, 5) == "ustar";
+}
 
 Result<BuildContext> BuildContext::open(const std::string& dir, const std::string& dockerfile_rel) {
   BuildContext c;

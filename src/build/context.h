@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -48,5 +49,9 @@ class BuildContext {
   IgnoreMatcher ignore_;
   std::string dockerfile_rel_;
 };
+
+// ADD's and `build -`'s test for a tar archive: gzip or zstd (storage::detect_compression),
+// bzip2, xz, or a plain tar header ("ustar" at 257) in the first bytes.
+bool looks_like_archive(std::string_view head);
 
 }  // namespace berth::build

@@ -71,28 +71,7 @@ class FilterSink : public tree::EntrySink {
   std::optional<mode_t> chmod_;
 };
 
-std::string parent_of(const std::string& p) {
-  auto slash = p.rfind('/');
-  if (slash == std::string::npos || slash == 0) return "/";
-  return p.substr(0, slash);
-}
 
-std::string base_of(const std::string& p) {
-  auto slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
-// ADD's archive test: the magic bytes of tar's compressors, or a tar header.
-bool looks_like_archive(int fd) {
-  unsigned char b[512];
-  ssize_t n = ::pread(fd, b, sizeof b, 0);
-  if (n < 6) return false;
-  if (b[0] == 0x1f && b[1] == 0x8b) return true;                         // gzip
-  if (b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') return true;            // bzip2
-  if (std::memcmp(b, "\xfd" "7zXZ\0", 6) == 0) return true;              // xz
-  if (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return true;  // zstd
-  return n == 512 && std::memcmp(b + 257, "ustar", 5) == 0;              // tar
-}
 
 // ADD URL: the file name it is saved as. docker: DEST itself unless DEST is a directory
 // (ends with '/'), then the last element of the URL's path.
@@ -450,7 +429,9 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
       }
       if (add && s.ctx && S_ISREG(sb.st_mode)) {  // remote files are never extracted
         UniqueFd rd = TRY(sys::open_in_root(s.root_fd, s.rel, O_RDONLY | O_CLOEXEC));
-        if (looks_like_archive(rd.get())) {
+        char head[512];
+        ssize_t n = ::pread(rd.get(), head, sizeof head, 0);
+        if (n > 0 && looks_like_archive(std::string_view(head, static_cast<size_t>(n)))) {
           TRY(make_dir(dest));
           eo.prefix = dest == "/" ? "" : dest.substr(1);
           eo.owner.reset();  // an archive's owners are kept, as docker does
@@ -463,14 +444,14 @@ Status Builder::copy_step(Stage& st, const Instruction& ins) {
           continue;
         }
       }
-      std::string target = dest_dir || exists_dir ? dest + "/" + base_of(s.rel) : dest;
+      std::string target = dest_dir || exists_dir ? dest + "/" + basename_of(s.rel) : dest;
       target = clean_path(target);
-      TRY(make_dir(parent_of(target)));
-      std::string parent = parent_of(target);
+      TRY(make_dir(dirname_of(target)));
+      std::string parent = dirname_of(target);
       eo.prefix = parent == "/" ? "" : parent.substr(1);
       tree::ExtractSink out(root.get(), eo);
       FilterSink filter(out, nullptr, "", chmod);
-      TRY(tree::walk(node.get(), base_of(target), tree::WalkOptions{}, filter));
+      TRY(tree::walk(node.get(), basename_of(target), tree::WalkOptions{}, filter));
       TRY(out.finish());
     }
     root = UniqueFd();

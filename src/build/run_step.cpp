@@ -156,7 +156,8 @@ Result<RunMounts> Builder::run_mounts(Stage& st, const Instruction& ins) {
 
 Result<containers::Container> Builder::step_container(Stage& st, std::vector<std::string> cmd,
                                                       std::vector<std::string> env,
-                                                      std::vector<containers::MountSpec> mounts) {
+                                                      std::vector<containers::MountSpec> mounts,
+                                                      const std::string& network) {
   if (st.image_id.empty()) {
     // FROM scratch: the steps need an image to mount; an empty one (no layers) is it.
     images::InstallRequest ir;
@@ -171,7 +172,7 @@ Result<containers::Container> Builder::step_container(Stage& st, std::vector<std
   s.env = std::move(env);
   s.user = st.config.config.user;
   s.working_dir = st.config.config.working_dir;
-  s.network = opts_.network == "default" || opts_.network.empty() ? "bridge" : opts_.network;
+  s.network = network == "default" || network.empty() ? "bridge" : network;
   s.gpus = opts_.gpus;
   s.ipc = "private";
   s.labels["berth.build"] = "step";
@@ -227,7 +228,7 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
     args_part += k + "=" + *v + " ";
   }
   for (const auto& [k, v] : build_args_)
-    if (!st.args.count(k) && (k.find("_PROXY") != std::string::npos || k.find("_proxy") != std::string::npos)) {
+    if (!st.args.count(k) && is_predefined_arg(k)) {
       // docker's predefined proxy args reach RUN without an ARG (and stay out of the key).
       build_arg(k);
       arg_env.push_back(k + "=" + v);
@@ -239,11 +240,7 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
                           "\nnetwork " + network + "\ngpus " + join(opts_.gpus, ",") + "\nmounts " + mounts.key;
   std::string key = cache_key(st, canonical);
   if (TRY(reuse(st, key))) return ok();
-  containers::Container c = TRY(step_container(st, cmd, arg_env, mounts.mounts));
-  if (network != opts_.network) {
-    c.spec.network = network == "default" ? "bridge" : network;
-    TRY(store_.db().set_container_config(c.id, containers::spec_to_json(c.spec).dump()));
-  }
+  containers::Container c = TRY(step_container(st, cmd, arg_env, mounts.mounts, network));
   say(" ---> Running in " + c.id.substr(0, 12));
   int interrupted = 0;
   auto code = [&]() -> Result<int> {
@@ -280,7 +277,7 @@ Status Builder::run_step(Stage& st, const Instruction& ins) {
   if (!code || *code != 0 || interrupted) {
     remove_step_container(c);
     if (!code) return std::move(code).error();
-    if (interrupted) return Error::invalid("the build was interrupted (" + std::string(::strsignal(interrupted)) + ")");
+    if (interrupted) return interrupted_error(interrupted);
     std::string shown = ins.json ? nlohmann::json(cmd).dump() : join(cmd, " ");
     return Error::invalid("The command '" + shown + "' returned a non-zero code: " +
                           std::to_string(*code));

@@ -287,6 +287,12 @@ json endpoints_to_json(const std::vector<ContainerState::Endpoint>& eps) {
 
 }  // namespace
 
+const ContainerState::Endpoint* endpoint_on(const ContainerState& s, std::string_view network) {
+  for (const auto& ep : s.more_endpoints)
+    if (ep.network == network) return &ep;
+  return nullptr;
+}
+
 nlohmann::json state_to_json(const ContainerState& s) {
   return {{"Status", s.status},         {"Pid", s.pid},
           {"PidStart", s.pid_start},    {"MonitorPid", s.monitor_pid},

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -152,6 +153,9 @@ nlohmann::json spec_to_json(const ContainerSpec& s);
 Result<ContainerSpec> spec_from_json(const nlohmann::json& j);
 nlohmann::json state_to_json(const ContainerState& s);
 Result<ContainerState> state_from_json(const nlohmann::json& j);
+
+// The endpoint `network connect` gave the container on `network`; nullptr when none.
+const ContainerState::Endpoint* endpoint_on(const ContainerState& s, std::string_view network);
 
 // "80/tcp" keys of published ports.
 std::string port_key(uint16_t port, const std::string& proto);

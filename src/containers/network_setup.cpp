@@ -133,9 +133,8 @@ Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const 
 // The address a running container has on a network ("" when none).
 std::string address_on(const Running& r, const std::string& network) {
   if (r.network == network) return r.state.ip_address;
-  for (const auto& ep : r.state.more_endpoints)
-    if (ep.network == network) return ep.ip;
-  return "";
+  const ContainerState::Endpoint* ep = endpoint_on(r.state, network);
+  return ep ? ep->ip : "";
 }
 
 // Running containers on the same user network, with their address there (docker: no name
@@ -151,16 +150,17 @@ std::vector<std::pair<const Running*, std::string>> peers_of(const std::vector<R
 
 // The running peers learn the new container's name: appended to their /etc/hosts (written
 // in place: it is bind-mounted, a rename would not be seen).
+void append_hosts(const std::string& hosts, const std::string& lines) {
+  int fd = ::open(hosts.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)!::write(fd, lines.data(), lines.size());
+  ::close(fd);
+}
+
 void announce(Engine& e, const std::string& name, const std::string& ip,
               const std::vector<std::pair<const Running*, std::string>>& peers) {
-  std::string line = ip + "\t" + name + "\n";
-  for (const auto& [r, peer_ip] : peers) {
-    std::string hosts = path_join(e.container_dir(r->id), "hosts");
-    int fd = ::open(hosts.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0) continue;
-    (void)!::write(fd, line.data(), line.size());
-    ::close(fd);
-  }
+  for (const auto& [r, peer_ip] : peers)
+    append_hosts(path_join(e.container_dir(r->id), "hosts"), ip + "\t" + name + "\n");
 }
 
 // Removes the lines "ip<TAB>name" from a container's /etc/hosts (rewritten in place).
@@ -320,20 +320,16 @@ Status connect_network(Engine& e, Container& c, const NetworkConfig& n) {
     announce(e, c.name, ep.ip, peers);
     std::string lines;
     for (const auto& [r, ip] : peers) lines += ip + "\t" + r->name + "\n";
-    int fd = ::open(path_join(e.container_dir(c.id), "hosts").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd >= 0) {
-      (void)!::write(fd, lines.data(), lines.size());
-      ::close(fd);
-    }
+    append_hosts(path_join(e.container_dir(c.id), "hosts"), lines);
   }
   c.state.more_endpoints.push_back(std::move(ep));
   return ok();
 }
 
 Status disconnect_network(Engine& e, Container& c, const std::string& network) {
-  auto it = std::find_if(c.state.more_endpoints.begin(), c.state.more_endpoints.end(),
-                         [&](const ContainerState::Endpoint& ep) { return ep.network == network; });
-  if (it == c.state.more_endpoints.end()) return ok();
+  const ContainerState::Endpoint* found = endpoint_on(c.state, network);
+  if (!found) return ok();
+  auto it = c.state.more_endpoints.begin() + (found - c.state.more_endpoints.data());
   int index = static_cast<int>(parse_int(it->interface.substr(3)).value_or(0));
   Status first = ok();
   if (index > 0) {

@@ -18,6 +18,7 @@
 #include "base/file.h"
 #include "base/strings.h"
 #include "build/builder.h"
+#include "build/context.h"
 #include "cli/berth/context.h"
 #include "cli/berth/images_cmds.h"
 #include "image/reference.h"
@@ -68,14 +69,6 @@ Result<std::string> read_stdin(size_t max) {
   return out;
 }
 
-bool is_archive(const std::string& s) {
-  auto b = reinterpret_cast<const unsigned char*>(s.data());
-  if (s.size() >= 4 && ((b[0] == 0x1f && b[1] == 0x8b) || (b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') ||
-                        (b[0] == 0xfd && b[1] == '7' && b[2] == 'z') ||
-                        (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)))
-    return true;
-  return s.size() >= 512 && std::memcmp(s.data() + 257, "ustar", 5) == 0;
-}
 
 Status do_build(Context& ctx, const BuildArgs& a) {
   build::BuildOptions o;
@@ -107,13 +100,11 @@ Status do_build(Context& ctx, const BuildArgs& a) {
     o.secrets[id] = real;
   }
   std::string stdin_text;
-  bool stdin_used = false;
   if (a.context == "-") {
     stdin_text = TRY(read_stdin(size_t{4} << 30));
-    stdin_used = true;
     tmp = std::make_unique<TempDir>(TRY(TempDir::create("/tmp/berth-build-")));
     o.context_dir = tmp->path();
-    if (is_archive(stdin_text)) {
+    if (build::looks_like_archive(stdin_text)) {
       UniqueFd root = TRY(open_fd(o.context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
       images::tree::ExtractOptions eo;
       eo.label = "build context";
@@ -149,7 +140,6 @@ Status do_build(Context& ctx, const BuildArgs& a) {
       }
     }
   }
-  (void)stdin_used;
   for (const auto& t : a.tags) {
     image::Reference ref = TRY(image::parse_normalized_named_with_default_tag(t));
     if (!ref.digest.empty()) return Error::invalid("invalid tag \"" + t + "\": a tag cannot hold a digest");

@@ -236,10 +236,9 @@ Json inspect_json(containers::Engine& e, const Container& c) {
   else networks[c.spec.network] = Json{{"NetworkID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""}};
   for (const auto& name : c.spec.more_networks) {
     Json more = {{"NetworkID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""}};
-    for (const auto& ep : s.more_endpoints)
-      if (ep.network == name && running)
-        more = {{"NetworkID", ""}, {"Gateway", ep.gateway}, {"IPAddress", ep.ip},
-                {"IPPrefixLen", ep.prefix_len}, {"MacAddress", ep.mac}};
+    if (const auto* ep = containers::endpoint_on(s, name); ep && running)
+      more = {{"NetworkID", ""}, {"Gateway", ep->gateway}, {"IPAddress", ep->ip},
+              {"IPPrefixLen", ep->prefix_len}, {"MacAddress", ep->mac}};
     networks[name] = more;
   }
   return Json{

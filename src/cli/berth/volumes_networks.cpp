@@ -363,9 +363,7 @@ bool running(const Container& c) {
 std::vector<const Container*> endpoints(const std::vector<Container>& all, const NetworkConfig& n) {
   std::vector<const Container*> out;
   for (const auto& c : all)
-    if (running(c) && (containers::network_mode_is(n, c.spec.network) ||
-                       std::any_of(c.state.more_endpoints.begin(), c.state.more_endpoints.end(),
-                                   [&](const auto& ep) { return ep.network == n.name; })))
+    if (running(c) && (containers::network_mode_is(n, c.spec.network) || containers::endpoint_on(c.state, n.name)))
       out.push_back(&c);
   std::sort(out.begin(), out.end(), [](const Container* a, const Container* b) { return a->id < b->id; });
   return out;
@@ -378,8 +376,8 @@ Json network_json(const NetworkConfig& n, const std::vector<const Container*>& e
   for (const Container* c : eps) {
     std::string mac = c->state.mac_address, ip = c->state.ip_address;
     int prefix = c->state.prefix_len;
-    for (const auto& ep : c->state.more_endpoints)
-      if (ep.network == n.name) std::tie(mac, ip, prefix) = std::tuple(ep.mac, ep.ip, ep.prefix_len);
+    if (const auto* ep = containers::endpoint_on(c->state, n.name))
+      std::tie(mac, ip, prefix) = std::tuple(ep->mac, ep->ip, ep->prefix_len);
     ctrs[c->id] = {{"Name", c->name}, {"EndpointID", ""}, {"MacAddress", mac},
                    {"IPv4Address", ip.empty() ? "" : ip + "/" + std::to_string(prefix)},
                    {"IPv6Address", ""}};
