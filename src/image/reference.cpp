@@ -177,11 +177,13 @@ std::string Reference::familiar_name() const {
   if (p.starts_with(kOfficialPrefix) &&
       p.find('/', kOfficialPrefix.size()) == std::string_view::npos)
     p.remove_prefix(kOfficialPrefix.size());
-  // Keep "docker.io/" where dropping it would make the first element read as a domain.
+  // Keep "docker.io/" where dropping it would make the first element read as a domain, or
+  // make the whole name read as a 64-hex image id.
   std::string_view first = p.substr(0, p.find('/'));
   if (p.find('/') != std::string_view::npos &&
       (first == "localhost" || first.find('.') != std::string_view::npos))
     return name();
+  if (is_image_id(p)) return name();
   return std::string(p);
 }
 

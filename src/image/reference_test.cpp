@@ -63,6 +63,8 @@ const std::vector<Good> kGood = {
     {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde", "docker.io",
      "library/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde", "latest", "",
      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde:latest"},  // 63 hex
+    {"index.docker.io/library/" + kHex64, "docker.io", "library/" + kHex64, "latest", "",
+     "docker.io/library/" + kHex64 + ":latest"},  // the short form would read as an image id
     {"repo@sha512:" + kHex64 + kHex64, "docker.io", "library/repo", "", "sha512:" + kHex64 + kHex64,
      "repo@sha512:" + kHex64 + kHex64},
 };
