@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 #include <set>
 
@@ -21,6 +22,8 @@
 #include "network/nat.h"
 #include "network/netlink.h"
 #include "network/netns.h"
+#include "network/pasta.h"
+#include "sys/ns.h"
 
 namespace berth::containers {
 namespace {
@@ -223,6 +226,40 @@ Result<ContainerState::Endpoint> attach_endpoint(Engine& e, const Container& c, 
   return ep;
 }
 
+std::string pasta_pid_file(const Engine& e, const std::string& id) {
+  return path_join(e.container_dir(id), "pasta.pid");
+}
+
+// Without root there is no bridge: the default network is the container's own namespace
+// wired to the host by pasta (outgoing traffic and published ports; docs/rootless.md).
+Result<NetworkAttachment> setup_rootless_network(Engine& e, Container& c, const std::string& path) {
+  if (c.spec.network != kDefaultNetwork || !c.spec.more_networks.empty())
+    return Error::invalid("network " + c.spec.network +
+                          ": user-defined networks need root (a bridge on the host); without "
+                          "root use the default network, --network host or --network none");
+  NetworkAttachment a;
+  a.network = c.spec.network;
+  std::vector<Running> others;
+  for (const auto& p : c.spec.ports) TRY(network::check_unprivileged_port(p.host_port));
+  if (!c.spec.ports.empty() || c.spec.publish_all) others = TRY(running_others(e, c));
+  a.ports = TRY(bind_ports(others, c));
+  std::vector<network::PortMapping> maps;
+  for (const auto& p : a.ports) {
+    maps.push_back({.host_ip = p.host_ip, .host_port = p.host_port, .container_port = p.container_port, .proto = p.proto});
+  }
+  TRY(mkdir_all(dirname_of(path), 0755));
+  (void)network::remove_netns(path);
+  TRY(network::create_netns(path));
+  network::PastaOptions o{.netns_path = path, .ports = maps, .pid_file = pasta_pid_file(e, c.id)};
+  if (const char* exe = std::getenv("BERTH_PASTA"); exe != nullptr && *exe != '\0') o.exe = exe;
+  if (auto pid = network::start_pasta(o); !pid) {
+    (void)network::remove_netns(path);
+    return std::move(pid).error();
+  }
+  a.netns_path = path;
+  return a;
+}
+
 }  // namespace
 
 Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
@@ -248,6 +285,7 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
     a.netns_path = path;
     return a;
   }
+  if (sys::rootless()) return setup_rootless_network(e, c, path);
   NetworkConfig n = TRY(find_network(e.store().db(), c.spec.network));
   TRY(ensure_network_up(n, path_join(e.runroot(), "networks")));
   TRY(mkdir_all(dirname_of(path), 0755));
@@ -351,6 +389,10 @@ Status disconnect_network(Engine& e, Container& c, const std::string& network) {
 
 Status teardown_network(Engine& e, const Container& c) {
   if (c.spec.network == "host" || c.spec.network.rfind("container:", 0) == 0) return ok();
+  if (sys::rootless()) {
+    network::stop_pasta(pasta_pid_file(e, c.id));
+    return network::remove_netns(netns_path(e, c.id));
+  }
   Status first = ok();
   auto keep = [&](Status s) {
     if (!s && first) first = std::move(s);

@@ -18,6 +18,7 @@
 #include "network/netlink.h"
 #include "network/netns.h"
 #include "network/validate.h"
+#include "sys/ns.h"
 
 namespace berth::containers {
 namespace {
@@ -218,6 +219,8 @@ CleanupReport reset_networks(storage::Db& db, const std::vector<std::string>& co
                              const std::string& runroot) {
   Sweep sw;
   reset_netns(sw, runroot);
+  // Without root there are no bridges, veths or nftables rules: pasta went with each netns.
+  if (sys::rootless()) return std::move(sw.r);
   reset_veths(sw, container_ids);
   std::string markers = path_join(runroot, "networks");
   std::optional<NetworkConfig> def;

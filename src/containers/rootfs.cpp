@@ -15,6 +15,7 @@
 #include "containers/engine.h"
 #include "containers/rootfs_parts.h"
 #include "sys/copy_tree.h"
+#include "sys/ns.h"
 #include "sys/path_resolve.h"
 
 namespace berth::containers {
@@ -53,6 +54,9 @@ Status mount_overlay_fsconfig(const std::vector<std::string>& lowers, const std:
     return sys_error("fsconfig upperdir", upper);
   if (sys_fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", work.c_str(), 0) < 0)
     return sys_error("fsconfig workdir", work);
+  if (sys::in_user_namespace() &&
+      sys_fsconfig(fs.get(), FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) < 0)
+    return sys_error("fsconfig userxattr", target);
   if (sys_fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
     return sys_error("create overlay", target);
   UniqueFd mnt(sys_fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
@@ -69,6 +73,9 @@ Status mount_overlay(const std::vector<std::string>& lowers, const std::string& 
   std::string opts = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); ++i) opts += (i ? ":" : "") + lowers[i];
   opts += ",upperdir=" + upper + ",workdir=" + work;
+  // In berth's rootless namespace overlay keeps its markers in user.overlay.* (the layers'
+  // opaque directories were unpacked that way) and redirect_dir/metacopy are off.
+  if (sys::in_user_namespace()) opts += ",userxattr";
   if (opts.size() < 4000) {
     if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) < 0)
       return sys_error("mount overlay", target);

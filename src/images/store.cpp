@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <cerrno>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "image/reference.h"
+#include "sys/ns.h"
 
 namespace berth::images {
 
@@ -32,9 +34,36 @@ bool is_hex(std::string_view s) {
   return !s.empty();
 }
 
+// overlayfs cannot keep a container's writable layer (or, rootless, its user.overlay.*
+// markers) on these filesystems: refuse the store before anything is pulled into it.
+Status check_store_filesystem(const std::string& root) {
+  std::string at = root;
+  struct statfs st;
+  while (::statfs(at.c_str(), &st) < 0) {
+    if (errno != ENOENT || at.size() <= 1) return ok();
+    at = dirname_of(at);
+  }
+  static constexpr struct {
+    unsigned long magic;
+    const char* name;
+  } kUnsuitable[] = {{0x6969, "NFS"},          {0xFF534D42, "CIFS"},     {0xFE534D42, "SMB2"},
+                     {0x794c7630, "overlayfs"}, {0x65735546, "FUSE"},     {0xf15f, "eCryptfs"},
+                     {0x4d44, "FAT"},           {0x2011BAB0, "exFAT"},    {0x5346544e, "NTFS"},
+                     {0x01021997, "9p"},        {0x73717368, "squashfs"}};
+  for (const auto& fs : kUnsuitable)
+    if (static_cast<unsigned long>(st.f_type) == fs.magic)
+      return Error::invalid("the store " + root + " is on " + fs.name +
+                            ", where overlayfs cannot keep containers' writable layers; put it "
+                            "on a local filesystem (ext4, xfs, btrfs, tmpfs) with --root DIR" +
+                            (sys::rootless() ? " or XDG_DATA_HOME" : "") +
+                            " (docs/rootless.md)");
+  return ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& root, StoreOptions opts) {
+  TRY(check_store_filesystem(root));
   TRY_CTX(mkdir_all(root, 0700), "image store " + root);
   TRY_CTX(mkdir_all(root + "/locks", 0700), "image store " + root);
   storage::BlobStore blobs = TRY_CTX(storage::BlobStore::open(root), "image store " + root);

@@ -23,6 +23,7 @@
 #include "runtime/rootfs.h"
 #include "security/rlimit.h"
 #include "security/seccomp.h"
+#include "sys/ns.h"
 
 namespace berth::runtime {
 namespace {
@@ -264,7 +265,8 @@ Status setup_container(const InitConfig& cfg, const sys::SyncSocket& s, int64_t*
   RootfsContext rc{cfg.spec,
                    cfg.rootfs,
                    cfg.bundle,
-                   cfg.new_userns || (!cfg.join.empty() && cfg.join.front().type == "user"),
+                   cfg.new_userns || (!cfg.join.empty() && cfg.join.front().type == "user") ||
+                       sys::in_user_namespace(),
                    (cfg.new_ns_flags & CLONE_NEWCGROUP) != 0,
                    cfg.no_pivot};
   if (!(cfg.new_ns_flags & CLONE_NEWNS))

@@ -241,9 +241,11 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
       cg_path, o.id, layout,
       need_v2 ? cgroup::Cgroup::V2Controllers::enable : cgroup::Cgroup::V2Controllers::leave);
   if (!cg) {
-    if (::geteuid() == 0 ||
-        (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources)))
-      return std::move(cg).error().context("create the container's cgroup");
+    if (!sys::rootless()) return std::move(cg).error().context("create the container's cgroup");
+    if (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources))
+      return Error::invalid("resource limits without root need a cgroup this user may write (cgroup v2 "
+                            "delegation, e.g. systemd's Delegate=yes; see docs/rootless.md): " +
+                            cg.error().message());
     log::debug("no cgroup for rootless container: " + cg.error().message());
   } else {
     guard.cg = *cg;

@@ -242,7 +242,8 @@ Status Extractor::make_file(int pfd, const std::string& base, const TarEntry& e,
   TRY(write_content(fd, e, data));
   if (opts_.chown) {
     auto [uid, gid] = TRY(owner(e));
-    if (::fchown(fd, uid, gid) < 0) return fail(errno, "chown");
+    if (::fchown(fd, uid, gid) < 0 && !(errno == EINVAL && opts_.squash_unmapped_owners))
+      return fail(errno, "chown");
   }
   if (::fchmod(fd, e.perm) < 0) return fail(errno, "chmod");
   TRY(set_xattrs(fd, pfd, base, e));
@@ -339,7 +340,9 @@ Result<std::pair<uid_t, gid_t>> Extractor::owner(const TarEntry& e) const {
 
 Status Extractor::set_owner_at(int pfd, const std::string& base, const TarEntry& e) {
   auto [uid, gid] = TRY(owner(e));
-  if (::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) return fail(errno, "chown");
+  if (::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+      !(errno == EINVAL && opts_.squash_unmapped_owners))
+    return fail(errno, "chown");
   return ok();
 }
 

@@ -15,6 +15,7 @@
 #include "storage/extract.h"
 #include "storage/fs_util.h"
 #include "storage/sha256.h"
+#include "sys/ns.h"
 
 namespace berth::storage {
 
@@ -313,8 +314,9 @@ Status extract_all(ChunkReader& chunks, int target, const UnpackOptions& o,
 
 UnpackOptions UnpackOptions::for_current_user() {
   UnpackOptions o;
-  if (::geteuid() == 0) return o;
-  o.chown = false;
+  if (!sys::rootless()) return o;
+  o.chown = ::geteuid() == 0;  // root in a user namespace
+  o.squash_unmapped_owners = true;
   o.trusted_xattrs = false;
   o.opaque = OpaqueXattr::user;
   o.skip_devices = true;

@@ -31,6 +31,9 @@ struct UnpackOptions {
   bool chown = true;
   uint32_t uid_offset = 0;
   uint32_t gid_offset = 0;
+  // In a user namespace that maps only some ids (rootless without a subordinate range), an
+  // owner outside the mapping (EINVAL from chown) is squashed: the file stays the caller's.
+  bool squash_unmapped_owners = false;
   // trusted.* xattrs from the tar need CAP_SYS_ADMIN; off, they are skipped.
   bool trusted_xattrs = true;
   // Where `.wh..wh..opq` goes.
@@ -44,8 +47,9 @@ struct UnpackOptions {
   // Decompress (and hash) in a second thread while this one writes files.
   bool decompress_in_thread = true;
 
-  // Defaults for the calling user: everything as root; no owners, devices, trusted xattrs
-  // and a user.overlay.opaque marker otherwise.
+  // Defaults for the calling user: everything as real root; in a user namespace (rootless
+  // berth) owners as mapped, unmapped ones squashed, no devices or trusted xattrs and a
+  // user.overlay.opaque marker; for a plain user no owners either.
   static UnpackOptions for_current_user();
 };
 

@@ -4,6 +4,10 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "base/file.h"
+#include "base/strings.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -44,6 +48,23 @@ Result<UniqueFd> open_namespace(const std::string& path, const std::string& oci_
   if (type != ns_clone_flag(oci_type))
     return Error::invalid(oci_type + " namespace path is a namespace of another type:", path);
   return owned;
+}
+
+bool in_user_namespace() {
+  // Cached once true: joining berth's namespace turns false into true, never back.
+  static bool in = false;
+  if (in) return true;
+  auto text = read_file("/proc/self/uid_map", 4096);
+  if (!text) return false;  // no user namespaces: the initial one
+  std::vector<std::string> f;
+  for (auto& x : split(std::string(trim(*text)), ' '))
+    if (!x.empty()) f.push_back(x);
+  in = !(f.size() == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295");
+  return in;
+}
+
+bool rootless() {
+  return ::geteuid() != 0 || in_user_namespace();
 }
 
 }  // namespace berth::sys

@@ -15,4 +15,10 @@ const char* ns_proc_name(const std::string& oci_type);
 // Opens a namespace file and checks that it is a namespace of the expected type.
 Result<UniqueFd> open_namespace(const std::string& path, const std::string& oci_type);
 
+// True when the process runs in a user namespace that does not map every id (berth's own
+// rootless namespace, `unshare -r`, a container).
+bool in_user_namespace();
+// True when the process lacks real root: not euid 0, or euid 0 in a user namespace.
+bool rootless();
+
 }  // namespace berth::sys

@@ -129,8 +129,11 @@ Status commit(Context& ctx, const CommitArgs& a) {
   images::CommitRequest req = TRY(commit_request(*e, c, a));
   bool paused_here = false;
   if (a.pause && c.state.status == "running") {
-    TRY(e->pause(c));
-    paused_here = true;
+    // Without root a container may have no cgroup to freeze (no delegation): commit it
+    // running, as podman does.
+    Status st = e->pause(c);
+    if (!st && !ctx.globals().rootless) return st;
+    paused_here = st.ok();
   }
   auto id = images::commit_container(e->store(), req);
   Status resumed = paused_here ? e->unpause(c) : ok();

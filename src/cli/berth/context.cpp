@@ -9,13 +9,19 @@
 #include "base/file.h"
 #include "base/strings.h"
 #include "gpu/cdi.h"
+#include "runtime/rootless.h"
 
 #include <nlohmann/json.hpp>
 
 namespace berth::cli {
 
 Result<images::Store*> Context::store() {
-  if (!store_) store_ = TRY(images::Store::open(g_.root));
+  if (!store_) {
+    // An ordinary user's berth works inside its own user and mount namespace
+    // (docs/rootless.md); this is the first thing every store-using command does.
+    TRY_CTX(runtime::enter_rootless_namespace(g_.runroot), "rootless mode");
+    store_ = TRY(images::Store::open(g_.root));
+  }
   return store_.get();
 }
 

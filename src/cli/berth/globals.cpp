@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include "sys/ns.h"
+
 namespace berth::cli {
 namespace {
 
@@ -23,7 +25,7 @@ std::string home_dir() {
 
 GlobalOptions default_globals() {
   GlobalOptions g;
-  g.rootless = ::geteuid() != 0;
+  g.rootless = sys::rootless();
   std::string home = home_dir();
   g.config = env_or("DOCKER_CONFIG", home + "/.docker");
   if (!g.rootless) {

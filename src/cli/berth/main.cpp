@@ -10,6 +10,7 @@
 #include "cgroup/layout.h"
 #include "cli/berth/context.h"
 #include "cli/berth/globals.h"
+#include "runtime/rootless.h"
 
 namespace {
 
@@ -21,6 +22,16 @@ void print_info(const GlobalOptions& g, berth::cli::Context& ctx) {
   std::printf("Client: berth 0.1.0\n\n");
   std::printf("Server: none (berth runs without a daemon)\n");
   std::printf(" Mode: %s\n", g.rootless ? "rootless" : "rootful");
+  if (g.rootless) {
+    // The mapping is the one of berth's namespace: join it (the store's first use does).
+    if (auto s = ctx.store(); s)
+      std::printf(" ID Mapping: %s\n", berth::runtime::describe_id_maps().c_str());
+    else
+      std::printf(" ID Mapping: %s\n", s.error().message().c_str());
+  }
+  std::printf(" Storage Driver: overlay%s\n", g.rootless ? " (in a user namespace, userxattr)" : "");
+  std::printf(" Network: %s\n", g.rootless ? "pasta (user-mode; host and none too)"
+                                            : "bridge (netlink, nftables; host, none, user-defined)");
   std::printf(" Root Dir: %s\n Run Root: %s\n Config Dir: %s\n", g.root.c_str(), g.runroot.c_str(),
               g.config.c_str());
   auto layout = berth::cgroup::Layout::detect();

@@ -6,6 +6,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <tuple>
 #include <cstdio>
@@ -24,6 +26,7 @@
 #include "containers/networks.h"
 #include "containers/rootfs_parts.h"
 #include "images/remove.h"
+#include "runtime/rootless.h"
 #include "storage/sha256.h"
 
 namespace berth::cli {
@@ -425,6 +428,9 @@ Status network_create(Context& ctx, const NetworkCreateFlags& f) {
   containers::Engine* e = TRY(ctx.engine());
   if (f.name == "host" || f.name == "none" || f.name == containers::kDefaultNetwork)
     return Error::invalid("network with name " + f.name + " already exists");
+  if (ctx.globals().rootless)
+    return Error::invalid("user-defined networks need root (a bridge on the host); without root "
+                          "containers use the default network (pasta), host or none");
   containers::NetworkCreate req{.name = f.name, .subnet = f.subnet, .gateway = f.gateway,
                                 .labels = TRY(parse_labels(f.labels))};
   NetworkConfig n = TRY(containers::create_network(e->store().db(), req));
@@ -773,6 +779,13 @@ Status system_reset(Context& ctx, bool force, bool with_images) {
   remove_volumes(log, *e);
   remove_folders(log, *e);
   if (with_images) log.step(remove_images(log, e->store()), "unused layers and blobs");
+  // Without root: the pause process that keeps berth's namespaces (the next command makes a
+  // new one).
+  if (pid_t pause = runtime::rootless_pause_pid(e->runroot()); pause > 0) {
+    ::kill(pause, SIGKILL);
+    (void)::unlink(path_join(e->runroot(), "pause.pid").c_str());
+    log.removed("rootless namespace (berth-pause " + std::to_string(pause) + ")");
+  }
   for (size_t i = 0; i + 1 < log.errors.size(); ++i) print_error(ctx, log.errors[i], kExitBerthError);
   if (!log.errors.empty()) return log.errors.back();
   return ok();

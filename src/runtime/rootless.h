@@ -1,0 +1,56 @@
+// rootless.h - berth for an ordinary user (docs/rootless.md). Every berth command of a user
+// runs inside one user namespace and mount namespace, kept alive by a small pause process
+// ("berth-pause", like podman's), so that an overlay mounted by `berth run -d` is still seen
+// by the `berth exec` and `berth rm` that follow. Inside it berth is root: it can chown
+// unpacked layers into the user's subordinate ids, mount overlayfs and make namespaces.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "oci/spec.h"
+#include "sys/ns.h"
+
+namespace berth::runtime {
+
+// A subordinate id range from /etc/subuid or /etc/subgid.
+struct SubIdRange {
+  uint32_t start = 0;
+  uint32_t count = 0;
+};
+// The first range for this user in text of /etc/subuid's format ("name-or-id:start:count"
+// lines, '#' comments). A malformed line for the user is an error; other users' lines are
+// not read further.
+Result<std::optional<SubIdRange>> parse_subids(std::string_view text, const std::string& user,
+                                               uint32_t id);
+
+// The mapping berth's namespace gets for the calling user: 0 -> the user's own id, then
+// 1.. -> the subordinate range when there is one (else a single id, and a warning).
+struct RootlessMapping {
+  std::vector<oci::IdMapping> uids;
+  std::vector<oci::IdMapping> gids;
+  bool single_id = true;  // no subordinate ranges: files of other owners are squashed
+};
+Result<RootlessMapping> rootless_mapping(const std::string& subuid_file = "/etc/subuid",
+                                         const std::string& subgid_file = "/etc/subgid");
+
+// For an ordinary user: joins the namespaces kept by the pause process named in
+// RUNROOT/pause.pid, making them (and it) first when there is none; afterwards the process
+// is root in them. For root in a user namespace (unshare -r) only a mount namespace is kept.
+// For real root: nothing. Call it while the process has one thread.
+Status enter_rootless_namespace(const std::string& runroot);
+
+// The pause process of runroot (0 when none runs); `berth system reset` stops it.
+pid_t rootless_pause_pid(const std::string& runroot);
+
+// The id maps of this process, as /proc/self/uid_map and gid_map write them ("0 1000 1" per
+// line), for `berth info`.
+std::string describe_id_maps();
+
+}  // namespace berth::runtime
