@@ -9,7 +9,7 @@ BUILD="build-essential cmake ninja-build pkg-config git
   libsqlite3-dev libcurl4-openssl-dev libarchive-dev libisal-dev libzstd-dev libssl-dev
   libmnl-dev libnftables-dev libyaml-cpp-dev"
 TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format clang-tidy
-  busybox-static iproute2 procps util-linux uidmap umoci
+  busybox-static iproute2 procps util-linux uidmap passt umoci
   podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3
   docker-registry skopeo apache2-utils openssl curl tar gzip xvfb xauth"
 BENCH="hyperfine python3 isal"  # the peers themselves: ../shared/peers/setup.sh

@@ -33,6 +33,7 @@
 #include "containers/rootfs_parts.h"
 #include "containers/spec_parts.h"
 #include "oci/spec_json.h"
+#include "runtime/rootless.h"
 #include "sys/process.h"
 
 namespace berth::containers {
@@ -197,7 +198,14 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   std::string etc_dir = net.shared_etc_dir.empty() ? e.container_dir(c.id) : net.shared_etc_dir;
   std::vector<oci::Mount> mounts = TRY(assemble_mounts(e, c, &changed, etc_dir));
   if (changed) TRY(e.store().db().set_container_config(c.id, spec_to_json(c.spec).dump()));
-  ResolvedUser user = TRY(resolve_user(e.rootfs_path(c.id), c.spec.user, c.spec.group_add));
+  // --userns=keep-id: the user's own ids inside, and by default the process runs as them.
+  runtime::OuterIds outer;
+  bool keep_id = c.spec.userns_mode == "keep-id";
+  if (keep_id) outer = runtime::outer_ids();
+  std::string user_spec = c.spec.user;
+  if (keep_id && user_spec.empty())
+    user_spec = std::to_string(outer.uid) + ":" + std::to_string(outer.gid);
+  ResolvedUser user = TRY(resolve_user(e.rootfs_path(c.id), user_spec, c.spec.group_add));
   EtcInputs etc{.hostname = c.spec.hostname,
                 .domainname = c.spec.domainname,
                 .ip = net.ip,
@@ -214,6 +222,10 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   SpecInputs in{.rootfs = e.rootfs_path(c.id), .user = user.user, .netns_path = net.netns_path,
                 .extra_mounts = std::move(mounts)};
   TRY(prepare_ipc(e, c, in));
+  if (keep_id) {
+    in.uid_mappings = runtime::keep_id_mapping(outer.uid, outer.uid_span);
+    in.gid_mappings = runtime::keep_id_mapping(outer.gid, outer.gid_span);
+  }
   ContainerSpec& s = c.spec;
   bool has_home = false;
   for (const auto& env : s.env) has_home = has_home || env.rfind("HOME=", 0) == 0;

@@ -200,6 +200,11 @@ Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in) {
   spec.mounts = base_mounts(s, in, s.shm_size > 0 ? s.shm_size : default_shm_size());
   for (const auto& m : in.extra_mounts) spec.mounts.push_back(m);
   add_cap_namespaces(l, s, in.netns_path, in.ipc_ns_path);
+  if (!in.uid_mappings.empty()) {
+    l.namespaces.insert(l.namespaces.begin(), {"user", ""});
+    l.uid_mappings = in.uid_mappings;
+    l.gid_mappings = in.gid_mappings;
+  }
   l.cgroups_path = "/berth/" + c.id;
   oci::Resources r = resources(s);
   for (const auto& d : s.devices) TRY(add_devices(d, l, r));

@@ -22,6 +22,8 @@ struct SpecInputs {
   // container's tmpfs), and the IPC namespace to join ("" = a new one).
   std::string shm_host_dir;
   std::string ipc_ns_path;
+  // --userns=keep-id: a new user namespace with these maps (empty: none).
+  std::vector<oci::IdMapping> uid_mappings, gid_mappings;
 };
 
 Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in);

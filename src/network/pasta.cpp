@@ -60,6 +60,12 @@ Result<pid_t> start_pasta(const PastaOptions& o) {
     }
     ::dup2(err_w.get(), 2);
     ::setsid();
+    // pasta refuses to start with an inherited ignored SIGPIPE ("Couldn't install signal
+    // handlers"): give it default dispositions and an empty mask.
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execvp(argv[0], argv.data());
     _exit(127);
   }

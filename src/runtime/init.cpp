@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -60,10 +61,41 @@ Status expect_continue(const sys::SyncSocket& s, int64_t* value = nullptr) {
   return ok();
 }
 
-Status join_namespaces(const InitConfig& cfg, bool user_only) {
-  for (const auto& j : cfg.join) {
-    if ((j.type == "user") != user_only) continue;
-    if (::setns(j.fd, 0) < 0) return sys_error("join " + j.type + " namespace");
+// Which namespaces given by path a step joins: the user namespace alone, or the others
+// before or after it. One owned by the user namespace being joined is joined after it (an
+// ordinary user has no privilege over it before); every other one before, while the
+// privileges over it are still ours (runc's order: a container of a rootless berth with
+// --userns=keep-id joins a network namespace owned by berth's user namespace).
+enum class JoinStep { user, before_user, after_user };
+
+bool owned_by(int ns_fd, const struct stat& userns) {
+  int owner = ::ioctl(ns_fd, NS_GET_USERNS);
+  if (owner < 0) return true;  // cannot tell: the order of old
+  struct stat st;
+  bool same = ::fstat(owner, &st) == 0 && st.st_ino == userns.st_ino && st.st_dev == userns.st_dev;
+  ::close(owner);
+  return same;
+}
+
+// The step at which each of cfg.join is joined, decided before any of them is (once inside
+// the user namespace, the owner of a namespace from outside it can no longer be asked).
+std::vector<JoinStep> plan_joins(const InitConfig& cfg) {
+  struct stat userns = {};
+  bool joins_user = false;
+  for (const auto& j : cfg.join)
+    if (j.type == "user") joins_user = ::fstat(j.fd, &userns) == 0;
+  std::vector<JoinStep> plan;
+  for (const auto& j : cfg.join)
+    plan.push_back(j.type == "user"                            ? JoinStep::user
+                   : joins_user && owned_by(j.fd, userns)      ? JoinStep::after_user
+                                                               : JoinStep::before_user);
+  return plan;
+}
+
+Status join_namespaces(const InitConfig& cfg, const std::vector<JoinStep>& plan, JoinStep step) {
+  for (size_t i = 0; i < cfg.join.size(); ++i) {
+    if (plan[i] != step) continue;
+    if (::setns(cfg.join[i].fd, 0) < 0) return sys_error("join " + cfg.join[i].type + " namespace");
   }
   return ok();
 }
@@ -74,8 +106,9 @@ Status become_root_in_userns() {
   return ok();
 }
 
-Status enter_user_namespace(const InitConfig& cfg, const sys::SyncSocket& s) {
-  TRY(join_namespaces(cfg, true));
+Status enter_user_namespace(const InitConfig& cfg, const std::vector<JoinStep>& plan,
+                            const sys::SyncSocket& s) {
+  TRY(join_namespaces(cfg, plan, JoinStep::user));
   if (!cfg.new_userns) return ok();
   if (::unshare(CLONE_NEWUSER) < 0) return sys_error("unshare", "user namespace");
   if (!sys::send_simple(s, sys::MsgType::kUserNsReady)) return Error(EPIPE, "ask for id maps");
@@ -99,8 +132,10 @@ void reset_signals() {
 void run_stage1(const InitConfig& cfg, const sys::SyncSocket& s) {
   reset_signals();
   CHILD_TRY(s, expect_continue(s));  // the runtime put us in the cgroup
-  CHILD_TRY(s, enter_user_namespace(cfg, s));
-  CHILD_TRY(s, join_namespaces(cfg, false));
+  const std::vector<JoinStep> plan = plan_joins(cfg);
+  CHILD_TRY(s, join_namespaces(cfg, plan, JoinStep::before_user));
+  CHILD_TRY(s, enter_user_namespace(cfg, plan, s));
+  CHILD_TRY(s, join_namespaces(cfg, plan, JoinStep::after_user));
   if (cfg.new_ns_flags != 0 && ::unshare(cfg.new_ns_flags) < 0)
     fail(s, sys_error("unshare", "namespaces"));
   long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);

@@ -4,13 +4,16 @@
 #include <pwd.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <tuple>
 
 #include "base/fd.h"
 #include "base/file.h"
@@ -110,7 +113,7 @@ Status join_pause(const Pause& p) {
 
 // Forks the pause process (detached: its parent exits at once, so it is nobody's child),
 // waits until it has unshared, writes its id maps, then lets it go on.
-Result<pid_t> start_pause(bool new_userns, const RootlessMapping* mapping) {
+Result<pid_t> start_pause(const RootlessMapping& mapping) {
   int up[2], down[2];
   if (::pipe2(up, O_CLOEXEC) < 0 || ::pipe2(down, O_CLOEXEC) < 0)
     return sys_error("pipe", "pause process");
@@ -122,7 +125,7 @@ Result<pid_t> start_pause(bool new_userns, const RootlessMapping* mapping) {
     down_w.reset();
     pid_t pause = ::fork();
     if (pause != 0) _exit(pause < 0 ? 1 : 0);
-    int flags = CLONE_NEWNS | (new_userns ? CLONE_NEWUSER : 0);
+    int flags = CLONE_NEWNS | CLONE_NEWUSER;
     int64_t msg[2] = {::getpid(), 0};
     if (::unshare(flags) < 0) msg[1] = errno;
     if (::write(up_w.get(), msg, sizeof msg) != sizeof msg || msg[1] != 0) _exit(1);
@@ -141,18 +144,14 @@ Result<pid_t> start_pause(bool new_userns, const RootlessMapping* mapping) {
   pid_t pid = static_cast<pid_t>(msg[0]);
   if (msg[1] != 0)
     return Error(static_cast<int>(msg[1]),
-                 new_userns ? "make a user namespace (unshare); is kernel.unprivileged_userns_clone "
-                              "or user.max_user_namespaces 0?"
-                            : "make a mount namespace (unshare)");
-  if (new_userns) {
-    oci::Linux maps;
-    maps.uid_mappings = mapping->uids;
-    maps.gid_mappings = mapping->gids;
-    Status st = write_id_maps(pid, maps);
-    if (!st) {
-      ::kill(pid, SIGKILL);
-      return std::move(st).error().context("map ids into berth's user namespace");
-    }
+                 "make a user namespace (unshare); is kernel.unprivileged_userns_clone or "
+                 "user.max_user_namespaces 0?");
+  oci::Linux maps;
+  maps.uid_mappings = mapping.uids;
+  maps.gid_mappings = mapping.gids;
+  if (Status st = write_id_maps(pid, maps); !st) {
+    ::kill(pid, SIGKILL);
+    return std::move(st).error();
   }
   if (::write(down_w.get(), "g", 1) != 1) return Error(EPIPE, "start the pause process");
   return pid;
@@ -205,22 +204,27 @@ Result<RootlessMapping> rootless_mapping(const std::string& subuid_file,
 
 Status enter_rootless_namespace(const std::string& runroot) {
   if (!sys::rootless()) return ok();
-  bool new_userns = ::geteuid() != 0;
+  if (::geteuid() == 0) {
+    // Root in a user namespace that is not berth's (unshare -r): it may die with its shell,
+    // so no pause process; this command gets a mount namespace of its own, a slave of the
+    // current one so that nothing it mounts leaks back.
+    if (::unshare(CLONE_NEWNS) < 0) return sys_error("make a mount namespace (unshare)");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0)
+      return sys_error("make / a slave mount");
+    return ok();
+  }
   TRY(mkdir_all(runroot, 0700));
   auto lock = TRY(open_fd(runroot + "/pause.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (::flock(lock.get(), LOCK_EX) < 0) return sys_error("lock", runroot + "/pause.lock");
   const std::string pidfile = runroot + "/pause.pid";
   if (auto p = open_pause(pidfile)) return join_pause(*p);
-  std::optional<RootlessMapping> mapping;
-  if (new_userns) {
-    mapping = TRY(rootless_mapping());
-    if (mapping->single_id)
-      log::warning("no subordinate ids for " + user_name(::geteuid()) +
-                " in /etc/subuid and /etc/subgid: running with your own id only, as root in "
-                "the container; files in images owned by other users appear owned by root and "
-                "images that switch users may fail (see docs/rootless.md)");
-  }
-  pid_t pid = TRY(start_pause(new_userns, mapping ? &*mapping : nullptr));
+  RootlessMapping mapping = TRY(rootless_mapping());
+  if (mapping.single_id)
+    log::warning("no subordinate ids for " + user_name(::geteuid()) +
+                 " in /etc/subuid and /etc/subgid: running with your own id only, as root in "
+                 "the container; files in images owned by other users appear owned by root and "
+                 "images that switch users may fail (see docs/rootless.md)");
+  pid_t pid = TRY(start_pause(mapping));
   auto start = sys::process_start_time(pid);
   TRY(write_file_atomic(pidfile, std::to_string(pid) + " " + std::to_string(start.value_or(0)) + "\n",
                         0600));
@@ -232,6 +236,55 @@ Status enter_rootless_namespace(const std::string& runroot) {
 pid_t rootless_pause_pid(const std::string& runroot) {
   auto p = open_pause(runroot + "/pause.pid");
   return p ? p->pid : 0;
+}
+
+namespace {
+
+// (outer id of 0, span) from an id_map file's text.
+std::pair<uint32_t, uint32_t> read_id_map(const std::string& text, uint32_t self) {
+  uint32_t outer = self;
+  uint64_t span = 0;
+  bool full = false;
+  for (const auto& line : split(text, '\n')) {
+    std::vector<uint64_t> f;
+    for (const auto& x : split(line, ' '))
+      if (!x.empty()) f.push_back(parse_uint(x).value_or(0));
+    if (f.size() != 3) continue;
+    if (f[0] == 0) outer = static_cast<uint32_t>(f[1]);
+    if (f[0] == 0 && f[1] == 0 && f[2] == 4294967295u) full = true;
+    span = std::max<uint64_t>(span, f[0] + f[2]);
+  }
+  if (full || span == 0 || span > UINT32_MAX) span = UINT32_MAX;
+  return {outer, static_cast<uint32_t>(span)};
+}
+
+}  // namespace
+
+OuterIds outer_ids() {
+  OuterIds o;
+  auto u = read_file("/proc/self/uid_map", 4096);
+  auto g = read_file("/proc/self/gid_map", 4096);
+  std::tie(o.uid, o.uid_span) = read_id_map(u ? *u : "", ::geteuid());
+  std::tie(o.gid, o.gid_span) = read_id_map(g ? *g : "", ::getegid());
+  return o;
+}
+
+std::vector<oci::IdMapping> keep_id_mapping(uint32_t id, uint32_t span) {
+  std::vector<oci::IdMapping> m;
+  if (span == 0) return m;
+  m.push_back({id, 0, 1});
+  if (id == 0) {
+    if (span > 1) m.push_back({1, 1, span - 1});
+    return m;
+  }
+  if (id < span) {
+    m.push_back({0, id, 1});
+    if (id > 1) m.push_back({1, 1, id - 1});
+    if (span - id - 1 > 0) m.push_back({id + 1, id + 1, span - id - 1});
+  } else if (span > 1) {
+    m.push_back({1, 1, span - 1});  // 0 stays unmapped: nothing outside is left for it
+  }
+  return m;
 }
 
 std::string describe_id_maps() {

@@ -49,6 +49,20 @@ Status enter_rootless_namespace(const std::string& runroot);
 // The pause process of runroot (0 when none runs); `berth system reset` stops it.
 pid_t rootless_pause_pid(const std::string& runroot);
 
+// The user's own ids outside berth's namespace (what maps to 0 in it; the process's own ids
+// when it is in no user namespace) and how many ids the namespace maps (1 + the subordinate
+// range).
+struct OuterIds {
+  uint32_t uid = 0, gid = 0;
+  uint32_t uid_span = 1, gid_span = 1;
+};
+OuterIds outer_ids();
+
+// --userns=keep-id: a user namespace inside berth's where the user's own id is id again
+// (it maps to berth's 0, the user outside) and every other id k maps to itself, except 0,
+// which takes id's place. span: the ids berth's namespace has (OuterIds).
+std::vector<oci::IdMapping> keep_id_mapping(uint32_t id, uint32_t span);
+
 // The id maps of this process, as /proc/self/uid_map and gid_map write them ("0 1000 1" per
 // line), for `berth info`.
 std::string describe_id_maps();

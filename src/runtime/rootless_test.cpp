@@ -70,5 +70,49 @@ TEST(SubIds, MappingFromFiles) {
   EXPECT_NE(m.error().message().find(su), std::string::npos) << m.error().message();
 }
 
+std::string text_of(const std::vector<oci::IdMapping>& m) {
+  std::string out;
+  for (const auto& e : m)
+    out += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " +
+           std::to_string(e.size) + "; ";
+  return out;
+}
+
+TEST(KeepId, SwapsTheUsersIdWithRootAndKeepsTheRest) {
+  // berth's namespace: 0 = the user outside, 1..65536 = the subordinate range.
+  EXPECT_EQ(text_of(keep_id_mapping(1000, 65537)), "1000 0 1; 0 1000 1; 1 1 999; 1001 1001 64536; ");
+  EXPECT_EQ(text_of(keep_id_mapping(1, 65537)), "1 0 1; 0 1 1; 2 2 65535; ");
+  EXPECT_EQ(text_of(keep_id_mapping(65536, 65537)), "65536 0 1; 0 65536 1; 1 1 65535; ");
+  EXPECT_EQ(text_of(keep_id_mapping(0, 65537)), "0 0 1; 1 1 65536; ");
+  // A single id: only the user exists inside.
+  EXPECT_EQ(text_of(keep_id_mapping(1000, 1)), "1000 0 1; ");
+  // An id beyond the range: 0 stays unmapped.
+  EXPECT_EQ(text_of(keep_id_mapping(70000, 65537)), "70000 0 1; 1 1 65536; ");
+  // Every mapping is one-to-one: no container or outer id twice.
+  for (uint32_t id : {1u, 2u, 999u, 1000u, 65535u, 65536u}) {
+    auto m = keep_id_mapping(id, 65537);
+    uint64_t total = 0;
+    for (const auto& a : m) {
+      total += a.size;
+      for (const auto& b : m) {
+        if (&a == &b) continue;
+        EXPECT_TRUE(a.container_id + a.size <= b.container_id ||
+                    b.container_id + b.size <= a.container_id) << text_of(m);
+        EXPECT_TRUE(a.host_id + a.size <= b.host_id || b.host_id + b.size <= a.host_id)
+            << text_of(m);
+      }
+    }
+    EXPECT_EQ(total, 65537u) << text_of(m);
+  }
+}
+
+TEST(KeepId, OuterIdsOutsideAnyUserNamespace) {
+  OuterIds o = outer_ids();
+  if (sys::in_user_namespace()) GTEST_SKIP() << "runs in a user namespace";
+  EXPECT_EQ(o.uid, ::geteuid());
+  EXPECT_EQ(o.gid, ::getegid());
+  EXPECT_EQ(o.uid_span, UINT32_MAX);
+}
+
 }  // namespace
 }  // namespace berth::runtime

@@ -17,6 +17,7 @@
 #include "gpu/cdi.h"
 #include "gpu/request.h"
 #include "monitor/attach_client.h"
+#include "sys/ns.h"
 #include "sys/process.h"
 
 namespace berth::cli {
@@ -62,7 +63,7 @@ void add_run_flags(CLI::App* c, RunFlags& f) {
   c->add_option("--ulimit", f.ulimits, "Ulimit options");
   c->add_option("-u,--user", f.user, "Username or UID (format: <name|uid>[:<group|gid>])");
   c->add_option("--group-add", f.group_add, "Add additional groups to join");
-  c->add_option("--userns", f.userns, "User namespace to use (host)");
+  c->add_option("--userns", f.userns, "User namespace to use (host; keep-id: without root, your uid and gid inside)");
   c->add_option("-w,--workdir", f.workdir, "Working directory inside the container");
   c->add_option("--entrypoint", f.entrypoint, "Overwrite the default ENTRYPOINT of the image");
   c->add_option("-h,--hostname", f.hostname, "Container host name");
@@ -189,8 +190,13 @@ Status apply_modes(const RunFlags& f, ContainerSpec& s) {
   s.pid_mode = f.pid;
   if (!f.uts.empty() && f.uts != "host") return Error::invalid("--uts: invalid UTS mode: " + f.uts);
   s.uts_mode = f.uts;
-  if (!f.userns.empty() && f.userns != "host")
-    return Error::invalid("--userns: only \"host\" is supported for root containers");
+  if (!f.userns.empty() && f.userns != "host" && f.userns != "keep-id")
+    return Error::invalid("--userns: invalid user namespace mode: " + f.userns +
+                          " (host, or keep-id without root)");
+  if (f.userns == "keep-id" && !sys::rootless())
+    return Error::invalid("--userns=keep-id is for berth without root: as root, files written "
+                          "to bind mounts already keep the ids of the user inside");
+  s.userns_mode = f.userns;
   return ok();
 }
 
