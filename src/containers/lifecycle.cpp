@@ -34,6 +34,7 @@
 #include "containers/spec_parts.h"
 #include "oci/spec_json.h"
 #include "runtime/rootless.h"
+#include "sys/ns.h"
 #include "sys/process.h"
 
 namespace berth::containers {
@@ -238,7 +239,9 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   oci::Spec spec = TRY(build_oci_spec(with_home, in));
   gpu::ContainerEdits devices =
       TRY(gpu_edits(e.options(), s, path_join(e.run_dir(c.id), "nvidia-params")));
-  if (!devices.empty()) TRY(gpu::apply(devices, spec));
+  if (!devices.empty())
+    TRY(gpu::apply(devices, spec, gpu::host_stat(),
+                   sys::rootless() ? gpu::DeviceMode::bind : gpu::DeviceMode::create));
   // Rewritten at every start, so no fsync: a crash loses nothing that is needed later.
   return write_file_atomic(path_join(e.run_dir(c.id), "config.json"), oci::to_json(spec), 0644,
                            Durability::volatile_ok);

@@ -184,12 +184,23 @@ StatFn host_stat() {
   };
 }
 
-Status apply(const ContainerEdits& edits, oci::Spec& spec, const StatFn& stat) {
+Status apply(const ContainerEdits& edits, oci::Spec& spec, const StatFn& stat, DeviceMode mode) {
   // Work on a copy: a failure halfway (a missing host node) leaves the caller's spec as it was.
   oci::Spec out = spec;
   for (const auto& kv : edits.env) set_env(process_of(out).env, kv);
-  for (const auto& n : edits.device_nodes) add_device(out, TRY(complete_node(n, stat)));
-  add_mounts(out, edits.mounts);
+  std::vector<MountEdit> mounts;
+  for (const auto& n : edits.device_nodes) {
+    DeviceNode full = TRY(complete_node(n, stat));
+    if (mode == DeviceMode::create) {
+      add_device(out, full);
+    } else {
+      std::string host = full.host_path.empty() ? full.path : full.host_path;
+      mounts.push_back({.host_path = host, .container_path = full.path, .type = "bind",
+                        .options = {"bind", "nosuid", "noexec"}});
+    }
+  }
+  mounts.insert(mounts.end(), edits.mounts.begin(), edits.mounts.end());
+  add_mounts(out, mounts);
   TRY(add_hooks(out, edits.hooks));
   for (uint32_t gid : edits.additional_gids)
     if (gid != 0) append_unique(process_of(out).user.additional_gids, gid);

@@ -80,6 +80,11 @@ StatFn host_stat();
 //  - additional_gids: appended to process.user.additionalGids (0 ignored, no duplicates);
 //  - masked_paths: appended to linux.maskedPaths (no duplicates).
 // On error spec is left unchanged.
-Status apply(const ContainerEdits& edits, oci::Spec& spec, const StatFn& stat = host_stat());
+// DeviceMode::bind (berth without root: no device node can be made in a user namespace and
+// there is no device cgroup): each device node becomes a bind mount of its host path at its
+// container path instead (after the same checks), with no cgroup rule.
+enum class DeviceMode { create, bind };
+Status apply(const ContainerEdits& edits, oci::Spec& spec, const StatFn& stat = host_stat(),
+             DeviceMode mode = DeviceMode::create);
 
 }  // namespace berth::gpu

@@ -95,6 +95,33 @@ TEST(Edits, HostPathIsStatedInsteadOfPath) {
   EXPECT_EQ(s.linux->devices.at(0).minor, 1);
 }
 
+TEST(Edits, BindModeMountsTheHostNodeWithoutADeviceOrRule) {
+  FakeStat fs;
+  fs.files["/host/dev/nvidia1"] = {S_IFCHR | 0666, 195, 1};
+  fs.files["/dev/nvidiactl"] = {S_IFCHR | 0666, 195, 255};
+  oci::Spec s = base_spec();
+  ContainerEdits e;
+  e.device_nodes = {{.path = "/dev/nvidia1", .host_path = "/host/dev/nvidia1"},
+                    {.path = "/dev/nvidiactl"}};
+  e.mounts = {{.host_path = "/host/lib/libcuda.so.1", .container_path = "/usr/lib/libcuda.so.1",
+               .options = {"ro", "bind"}}};
+  ASSERT_TRUE(apply(e, s, fs.fn(), DeviceMode::bind).ok());
+  EXPECT_TRUE(s.linux->devices.empty());
+  EXPECT_FALSE(s.linux->resources && !s.linux->resources->devices.empty());
+  ASSERT_EQ(s.mounts.size(), 3u);
+  EXPECT_EQ(s.mounts[0].source, "/host/dev/nvidia1");
+  EXPECT_EQ(s.mounts[0].destination, "/dev/nvidia1");
+  EXPECT_EQ(s.mounts[0].type, "bind");
+  EXPECT_EQ(s.mounts[0].options, (std::vector<std::string>{"bind", "nosuid", "noexec"}));
+  EXPECT_EQ(s.mounts[1].source, "/dev/nvidiactl");
+  EXPECT_EQ(s.mounts[2].destination, "/usr/lib/libcuda.so.1");
+  // The same checks as for created nodes: a missing host node is an error, spec untouched.
+  oci::Spec t = base_spec();
+  e.device_nodes = {{.path = "/dev/nvidia7"}};
+  EXPECT_FALSE(apply(e, t, fs.fn(), DeviceMode::bind).ok());
+  EXPECT_TRUE(t.mounts.empty());
+}
+
 TEST(Edits, PermissionsAndTypes) {
   struct Case {
     DeviceNode node;

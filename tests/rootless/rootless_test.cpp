@@ -84,6 +84,7 @@ class UserBerth {
     std::vector<std::string> a = {"setpriv", "--reuid", std::to_string(user_.uid), "--regid",
                                   std::to_string(user_.gid), "--clear-groups", "env", "-i",
                                   "HOME=" + (dir_ / "home"), "PATH=" + path_env};
+    a.insert(a.end(), env_.begin(), env_.end());
     a.insert(a.end(), argv.begin(), argv.end());
     return a;
   }
@@ -100,9 +101,13 @@ class UserBerth {
     return regtest::run(as_user(berth_argv(args), path_env), "", 120);
   }
 
+  // VAR=value given to every later command.
+  void add_env(const std::string& kv) { env_.push_back(kv); }
+
  private:
   TestUser user_;
   Scratch dir_;
+  std::vector<std::string> env_;
 };
 
 class Rootless : public ::testing::Test {
@@ -201,17 +206,31 @@ TEST_F(Rootless, PullRunExecLogsCommitWithSubordinateIds) {
   EXPECT_EQ(o.out, "65534\n");
   // Detached, exec, logs, commit, and the committed image runs.
   o = b.berth({"run", "-d", "--name", "box", "--network", "none", image(), "sh", "-c",
-               "echo started; echo changed > /marker; exec sleep 60"});
+               "echo started; echo changed > /marker; rm /opt/old/c; exec sleep 60"});
   ASSERT_EQ(o.status, 0) << o.err;
   ASSERT_TRUE(eventually([&] { return b.berth({"logs", "box"}).out == "started\n"; }));
   o = b.berth({"exec", "box", "cat", "/marker"});
   EXPECT_OK(o);
   EXPECT_EQ(o.out, "changed\n");
-  o = b.berth({"commit", "-m", "rootless commit", "box", "rl/committed:1"});
+  std::string committed = reg_->host() + "/rl/committed:1";
+  o = b.berth({"commit", "-m", "rootless commit", "box", committed});
   EXPECT_OK(o);
-  o = b.berth({"run", "--rm", "--network", "none", "rl/committed:1", "cat", "/marker"});
+  o = b.berth({"run", "--rm", "--network", "none", committed, "sh", "-c", "cat /marker; ls /opt/old"});
   EXPECT_OK(o);
-  EXPECT_EQ(o.out, "changed\n");
+  EXPECT_EQ(o.out, "changed\n");  // the deletion became a whiteout in the new layer
+  // push, rmi, pull back; save and load; a named volume.
+  EXPECT_OK(b.berth({"push", committed}));
+  EXPECT_OK(b.berth({"save", "-o", b.path("saved.tar"), committed}));
+  EXPECT_OK(b.berth({"rmi", committed}));
+  EXPECT_OK(b.berth({"pull", committed}));
+  EXPECT_OK(b.berth({"rmi", committed}));
+  EXPECT_OK(b.berth({"load", "-i", b.path("saved.tar")}));
+  o = b.berth({"run", "--rm", "--network", "none", "-v", "vol1:/vol", committed, "sh", "-c",
+               "cat /marker > /vol/copy; stat -c %u /vol/copy"});
+  EXPECT_OK(o);
+  EXPECT_EQ(o.out, "0\n");
+  o = b.berth({"run", "--rm", "--network", "none", "-v", "vol1:/vol", image(), "cat", "/vol/copy"});
+  EXPECT_EQ(o.out, "changed\n") << o.err;
   o = b.berth({"ps", "--format", "{{.Names}} {{.Status}}"});
   EXPECT_EQ(o.out.substr(0, 6), "box Up") << o.out;
   EXPECT_OK(b.berth({"stop", "-t", "1", "box"}));
@@ -365,6 +384,32 @@ TEST_F(Rootless, KeepIdAndVolumeOwnership) {
   o = b.berth({"run", "--rm", "--userns", "bogus", "rl/net:1", "true"});
   EXPECT_EQ(o.status, 125);
   EXPECT_NE(o.err.find("--userns: invalid user namespace mode: bogus"), std::string::npos) << o.err;
+}
+
+TEST_F(Rootless, FakeGpuDevicesAreBindMounted) {
+  // The fake NVIDIA driver (tests/fixtures): its nodes are made by root here; the user's
+  // container gets them bind-mounted (no mknod in a user namespace, no device cgroup).
+  std::string fake = images_->path() + "/nvidia";
+  std::string cmd = std::string("bash ") + BERTH_FAKE_NVIDIA + " " + fake + " && chmod -R a+rX " + fake;
+  ASSERT_EQ(sh(cmd).status, 0) << cmd;
+  UserBerth b(sub_);
+  for (const std::string& kv :
+       {"BERTH_NVIDIA_DRIVER_ROOT=" + fake + "/driver", "BERTH_NVIDIA_DEV_ROOT=" + fake,
+        "BERTH_NVIDIA_PROC_ROOT=" + fake + "/proc", "BERTH_NVIDIA_SYS_ROOT=" + fake + "/sys",
+        "BERTH_NVIDIA_RUN_ROOT=" + fake})
+    b.add_env(kv);
+  ASSERT_EQ(b.berth({"import", net_tar(), "rl/net:1"}).status, 0);
+  Output o = b.berth({"run", "--rm", "--network", "none", "--gpus", "device=1", "rl/net:1", "sh",
+                      "-c",
+                      "ls /dev | grep nvidia | sort | tr '\\n' ' '; echo; stat -c '%t:%T' /dev/nvidia1; "
+                      "nvidia-smi -L; cat /dev/nvidia1 2>&1; ls /usr/lib/x86_64-linux-gnu/libcuda.so.1"});
+  EXPECT_OK(o);
+  EXPECT_EQ(o.out,
+            "nvidia-uvm nvidia-uvm-tools nvidia1 nvidiactl \n"
+            "c3:1\n"
+            "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-2c1b0a9f-8e7d-4c6b-a5f4-e3d2c1b0a9f8)\n"
+            "cat: can't open '/dev/nvidia1': No such device or address\n"
+            "/usr/lib/x86_64-linux-gnu/libcuda.so.1\n");
 }
 
 TEST_F(Rootless, BuildWithRunAndCopy) {
