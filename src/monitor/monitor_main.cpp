@@ -108,7 +108,22 @@ void stdio_to_null() {
 
 }  // namespace
 
+// `berth-monitor --pause`: the process that keeps a rootless berth's user and mount
+// namespaces alive (docs/rootless.md). It only waits for SIGTERM or SIGKILL.
+[[noreturn]] void pause_forever() {
+  prctl(PR_SET_NAME, "berth-pause", 0, 0, 0);
+  sigset_t all;
+  sigfillset(&all);
+  sigdelset(&all, SIGTERM);
+  sigdelset(&all, SIGINT);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  for (;;) pause();
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "--pause") == 0) pause_forever();
   Options& o = g_options;
   if (!berth::monitor::parse_options(argc, argv, &o, g_err, sizeof g_err)) {
     int ready = -1;  // report on --ready-fd too when it was parsed

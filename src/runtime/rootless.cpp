@@ -90,7 +90,9 @@ Status join_pause(const Pause& p) {
   return ok();
 }
 
-[[noreturn]] void pause_forever() {
+// The pause process: detached from the caller, then berth-monitor --pause (a small program:
+// ~0.1 MiB instead of a copy of berth), or this process itself when that cannot be run.
+[[noreturn]] void pause_forever(const std::string& exe) {
   ::prctl(PR_SET_NAME, kPauseName, 0, 0, 0);
   ::setsid();
   if (::chdir("/") < 0) _exit(1);
@@ -101,6 +103,10 @@ Status join_pause(const Pause& p) {
     ::dup2(null, 2);
   }
   ::close_range(3, ~0U, 0);
+  if (!exe.empty()) {
+    const char* argv[] = {kPauseName, "--pause", nullptr};
+    ::execv(exe.c_str(), const_cast<char* const*>(argv));
+  }
   sigset_t all;
   sigfillset(&all);
   sigdelset(&all, SIGTERM);
@@ -113,7 +119,7 @@ Status join_pause(const Pause& p) {
 
 // Forks the pause process (detached: its parent exits at once, so it is nobody's child),
 // waits until it has unshared, writes its id maps, then lets it go on.
-Result<pid_t> start_pause(const RootlessMapping& mapping) {
+Result<pid_t> start_pause(const RootlessMapping& mapping, const std::string& exe) {
   int up[2], down[2];
   if (::pipe2(up, O_CLOEXEC) < 0 || ::pipe2(down, O_CLOEXEC) < 0)
     return sys_error("pipe", "pause process");
@@ -131,7 +137,7 @@ Result<pid_t> start_pause(const RootlessMapping& mapping) {
     if (::write(up_w.get(), msg, sizeof msg) != sizeof msg || msg[1] != 0) _exit(1);
     char go = 0;
     if (::read(down_r.get(), &go, 1) != 1 || go != 'g') _exit(1);
-    pause_forever();
+    pause_forever(exe);
   }
   up_w.reset();
   down_r.reset();
@@ -202,7 +208,7 @@ Result<RootlessMapping> rootless_mapping(const std::string& subuid_file,
   return m;
 }
 
-Status enter_rootless_namespace(const std::string& runroot) {
+Status enter_rootless_namespace(const std::string& runroot, const std::string& pause_exe) {
   if (!sys::rootless()) return ok();
   if (::geteuid() == 0) {
     // Root in a user namespace that is not berth's (unshare -r): it may die with its shell,
@@ -224,7 +230,7 @@ Status enter_rootless_namespace(const std::string& runroot) {
                  " in /etc/subuid and /etc/subgid: running with your own id only, as root in "
                  "the container; files in images owned by other users appear owned by root and "
                  "images that switch users may fail (see docs/rootless.md)");
-  pid_t pid = TRY(start_pause(mapping));
+  pid_t pid = TRY(start_pause(mapping, pause_exe));
   auto start = sys::process_start_time(pid);
   TRY(write_file_atomic(pidfile, std::to_string(pid) + " " + std::to_string(start.value_or(0)) + "\n",
                         0600));

@@ -43,8 +43,9 @@ Result<RootlessMapping> rootless_mapping(const std::string& subuid_file = "/etc/
 // For an ordinary user: joins the namespaces kept by the pause process named in
 // RUNROOT/pause.pid, making them (and it) first when there is none; afterwards the process
 // is root in them. For root in a user namespace (unshare -r) only a mount namespace is kept.
-// For real root: nothing. Call it while the process has one thread.
-Status enter_rootless_namespace(const std::string& runroot);
+// For real root: nothing. Call it while the process has one thread. pause_exe: berth-monitor,
+// run as `berth-monitor --pause` to keep the namespaces ("" or missing: a fork of this one).
+Status enter_rootless_namespace(const std::string& runroot, const std::string& pause_exe = "");
 
 // The pause process of runroot (0 when none runs); `berth system reset` stops it.
 pid_t rootless_pause_pid(const std::string& runroot);

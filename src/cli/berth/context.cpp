@@ -15,11 +15,28 @@
 
 namespace berth::cli {
 
+namespace {
+
+Result<std::string> self_exe() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return sys_error("readlink", "/proc/self/exe");
+  return std::string(self, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+std::string Context::monitor_exe() const {
+  if (const char* m = std::getenv("BERTH_MONITOR")) return m;
+  std::string self = self_exe().value_or("");
+  return self.substr(0, self.rfind('/') + 1) + "berth-monitor";
+}
+
 Result<images::Store*> Context::store() {
   if (!store_) {
     // An ordinary user's berth works inside its own user and mount namespace
     // (docs/rootless.md); this is the first thing every store-using command does.
-    TRY_CTX(runtime::enter_rootless_namespace(g_.runroot), "rootless mode");
+    TRY_CTX(runtime::enter_rootless_namespace(g_.runroot, monitor_exe()), "rootless mode");
     store_ = TRY(images::Store::open(g_.root));
   }
   return store_.get();
@@ -51,12 +68,8 @@ Result<containers::Engine*> Context::engine() {
     images::Store* s = TRY(store());
     containers::EngineOptions o;
     o.runroot = g_.runroot;
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return sys_error("readlink", "/proc/self/exe");
-    o.berth_exe.assign(self, static_cast<size_t>(n));
-    o.monitor_exe = o.berth_exe.substr(0, o.berth_exe.rfind('/') + 1) + "berth-monitor";
-    if (const char* m = std::getenv("BERTH_MONITOR")) o.monitor_exe = m;
+    o.berth_exe = TRY(self_exe());
+    o.monitor_exe = monitor_exe();
     o.init_exe = o.berth_exe.substr(0, o.berth_exe.rfind('/') + 1) + "berth-init";
     o.berth_global_args = {"--root", g_.root, "--runroot", g_.runroot, "--config", g_.config};
     for (const auto& d : g_.cdi_spec_dirs) o.berth_global_args.insert(o.berth_global_args.end(), {"--cdi-spec-dir", d});

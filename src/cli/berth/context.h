@@ -45,6 +45,9 @@ class Context {
   const gpu::HostRoots& gpu_roots();
   const std::vector<std::string>& cdi_spec_dirs();
   Result<std::string> runtime_exe();
+  // berth-monitor beside berth (BERTH_MONITOR overrides): detached containers' monitor, and
+  // the pause process of rootless mode.
+  std::string monitor_exe() const;
 
   // Runs a command body: an error is printed as "Error: <message>" (the full trail with
   // --debug) and the exit status becomes 125; a body may set another status itself.
