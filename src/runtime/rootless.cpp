@@ -210,7 +210,12 @@ Result<RootlessMapping> rootless_mapping(const std::string& subuid_file,
 
 Status enter_rootless_namespace(const std::string& runroot, const std::string& pause_exe) {
   if (!sys::rootless()) return ok();
+  const std::string pidfile = runroot + "/pause.pid";
   if (::geteuid() == 0) {
+    // Already inside berth's namespaces (a monitor's exit hook, a RUN step's container
+    // command): they are kept as they are.
+    if (auto p = open_pause(pidfile); p && same_ns(p->user.get(), "/proc/self/ns/user"))
+      return join_pause(*p);
     // Root in a user namespace that is not berth's (unshare -r): it may die with its shell,
     // so no pause process; this command gets a mount namespace of its own, a slave of the
     // current one so that nothing it mounts leaks back.
@@ -222,7 +227,6 @@ Status enter_rootless_namespace(const std::string& runroot, const std::string& p
   TRY(mkdir_all(runroot, 0700));
   auto lock = TRY(open_fd(runroot + "/pause.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (::flock(lock.get(), LOCK_EX) < 0) return sys_error("lock", runroot + "/pause.lock");
-  const std::string pidfile = runroot + "/pause.pid";
   if (auto p = open_pause(pidfile)) return join_pause(*p);
   RootlessMapping mapping = TRY(rootless_mapping());
   if (mapping.single_id)

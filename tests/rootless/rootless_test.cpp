@@ -235,16 +235,32 @@ TEST_F(Rootless, PullRunExecLogsCommitWithSubordinateIds) {
   EXPECT_EQ(o.out.substr(0, 6), "box Up") << o.out;
   EXPECT_OK(b.berth({"stop", "-t", "1", "box"}));
   EXPECT_OK(b.berth({"rm", "box"}));
-  // Nothing of the container is left mounted in berth's namespace.
+  // A detached container that exits by itself (its monitor's exit hook releases it, from
+  // inside berth's namespace): its rootfs, netns and pasta are gone before any rm.
+  o = b.berth({"run", "-d", "--name", "quick", image(), "true"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  ASSERT_TRUE(eventually([&] {
+    return b.berth({"ps", "-a", "--format", "{{.Status}}"}).out.rfind("Exited (0)", 0) == 0;
+  }));
   pid_t pause = 0;
   {
     std::ifstream f(b.runroot() + "/pause.pid");
     f >> pause;
   }
   ASSERT_GT(pause, 0);
-  std::ifstream mi("/proc/" + std::to_string(pause) + "/mountinfo");
-  std::string line;
-  while (std::getline(mi, line)) EXPECT_EQ(line.find(b.runroot() + "/containers"), std::string::npos) << line;
+  auto mounted = [&] {
+    std::ifstream mi("/proc/" + std::to_string(pause) + "/mountinfo");
+    std::string line, out;
+    while (std::getline(mi, line))
+      if (line.find(b.runroot() + "/containers/") != std::string::npos ||
+          line.find(b.runroot() + "/netns/") != std::string::npos)
+        out += line + "\n";
+    return out;
+  };
+  EXPECT_TRUE(eventually([&] { return mounted().empty(); })) << mounted();
+  EXPECT_TRUE(eventually([&] { return sh("pgrep -u " + std::to_string(sub_.uid) + " pasta").status != 0; }));
+  EXPECT_OK(b.berth({"rm", "quick"}));
+  EXPECT_EQ(mounted(), "");
 }
 
 TEST_F(Rootless, SingleIdWithoutSubordinateIds) {
