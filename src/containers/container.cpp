@@ -161,6 +161,7 @@ json host_config_to_json(const ContainerSpec& s) {
           {"PidMode", s.pid_mode},
           {"UTSMode", s.uts_mode},
           {"UsernsMode", s.userns_mode},
+          {"CgroupParent", s.cgroup_parent},
           {"ShmSize", s.shm_size},
           {"Ulimits", ulimits},
           {"Privileged", s.privileged},
@@ -200,6 +201,7 @@ Status host_config_from_json(const json& h, ContainerSpec& s) {
   get(h, "PidMode", s.pid_mode);
   get(h, "UTSMode", s.uts_mode);
   get(h, "UsernsMode", s.userns_mode);
+  get(h, "CgroupParent", s.cgroup_parent);
   get(h, "ShmSize", s.shm_size);
   for (const auto& u : h.value("Ulimits", json::array()))
     s.ulimits.push_back({u.value("Name", ""), u.value("Soft", int64_t{0}), u.value("Hard", int64_t{0})});

@@ -85,6 +85,7 @@ struct ContainerSpec {
   std::string ipc = "private";     // private | host | shareable | container:X
   std::string pid_mode;            // "" | host
   std::string uts_mode;            // "" | host
+  std::string cgroup_parent;        // "" = /berth; else the container's cgroup is PARENT/<id>
   std::string userns_mode;         // "" | host | keep-id (rootless: your ids inside too)
   int64_t shm_size = 0;            // bytes; 0 = berth's default
   std::vector<Ulimit> ulimits;

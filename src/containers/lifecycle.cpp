@@ -265,8 +265,8 @@ static Result<UniqueFd> create_process(Engine& e, const Container& c, Stdio& io)
 
 static std::string oom_file_of(Engine& e, const Container& c) {
   for (const std::string& p :
-       {"/sys/fs/cgroup/memory/berth/" + c.id + "/memory.oom_control",
-        "/sys/fs/cgroup/berth/" + c.id + "/memory.events"})
+       {"/sys/fs/cgroup/memory" + cgroup_dir(c.spec) + "/" + c.id + "/memory.oom_control",
+        "/sys/fs/cgroup" + cgroup_dir(c.spec) + "/" + c.id + "/memory.events"})
     if (path_exists(p)) return p;
   (void)e;
   return "";

@@ -170,6 +170,10 @@ Status apply_security(const ContainerSpec& s, oci::Process& p, oci::Linux& l) {
 
 }  // namespace
 
+std::string cgroup_dir(const ContainerSpec& s) {
+  return s.cgroup_parent.empty() ? "/berth" : s.cgroup_parent;
+}
+
 int64_t default_shm_size() {
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   int64_t half = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 2 : (int64_t{1} << 30);
@@ -205,7 +209,7 @@ Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in) {
     l.uid_mappings = in.uid_mappings;
     l.gid_mappings = in.gid_mappings;
   }
-  l.cgroups_path = "/berth/" + c.id;
+  l.cgroups_path = cgroup_dir(s) + "/" + c.id;
   oci::Resources r = resources(s);
   for (const auto& d : s.devices) TRY(add_devices(d, l, r));
   l.resources = std::move(r);

@@ -34,6 +34,10 @@ Result<oci::Spec> build_oci_spec(const Container& c, const SpecInputs& in);
 Result<gpu::ContainerEdits> gpu_edits(const EngineOptions& o, const ContainerSpec& s,
                                       const std::string& params_copy);
 
+// The cgroup (relative to each hierarchy's root) the container's own cgroup goes in:
+// --cgroup-parent, else /berth.
+std::string cgroup_dir(const ContainerSpec& s);
+
 // Half the machine's memory: /dev/shm big enough for PyTorch's DataLoader and NCCL.
 int64_t default_shm_size();
 

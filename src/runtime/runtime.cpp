@@ -243,15 +243,18 @@ Result<Runtime::Launched> Runtime::launch(const CreateOptions& o, StartGate gate
   if (!cg) {
     if (!sys::rootless()) return std::move(cg).error().context("create the container's cgroup");
     if (spec.linux && spec.linux->resources && sets_limits(*spec.linux->resources))
-      return Error::invalid("resource limits without root need a cgroup this user may write (cgroup v2 "
-                            "delegation, e.g. systemd's Delegate=yes; see docs/rootless.md): " +
+      return Error::invalid("resource limits without root need a cgroup this user may write: give "
+                            "--cgroup-parent a cgroup delegated to you (docs/rootless.md): " +
                             cg.error().message());
     log::debug("no cgroup for rootless container: " + cg.error().message());
   } else {
     guard.cg = *cg;
     if (spec.linux && spec.linux->resources) {
       oci::Resources res = *spec.linux->resources;
-      if (!res.devices.empty() || !spec.linux->devices.empty()) res.devices = device_rules(spec);
+      // Without root, device rules are moot (no node can be made in a user namespace) and
+      // the devices controller refuses them to anyone but real root.
+      if (sys::rootless()) res.devices.clear();
+      else if (!res.devices.empty() || !spec.linux->devices.empty()) res.devices = device_rules(spec);
       TRY_CTX(cg->apply(res), "apply linux.resources");
     }
   }

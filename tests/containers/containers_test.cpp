@@ -269,6 +269,27 @@ TEST_F(Containers, PauseRenameTopStatsWaitFilters) {
   EXPECT_NE(json.out.find("\"Names\":\"renamed\""), std::string::npos) << json.out;
 }
 
+TEST_F(Containers, CgroupParentHoldsTheContainersCgroup) {
+  std::string parent = "berth-test-parent-" + std::to_string(::getpid());
+  Output o = berth({"run", "-d", "--name", "cg", "--network", "none", "--cgroup-parent", parent,
+                    "--memory", "48m", "bb", "sleep", "60"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  std::string id = trim_end(o.out);
+  bool v2 = ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+  std::string dir = v2 ? "/sys/fs/cgroup/" + parent + "/" + id : "/sys/fs/cgroup/memory/" + parent + "/" + id;
+  EXPECT_EQ(trim_end(regtest::read_text(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"))), "50331648");
+  EXPECT_EQ(inspect("cg")["HostConfig"]["CgroupParent"], "/" + parent);
+  EXPECT_EQ(berth({"rm", "-f", "cg"}).status, 0);
+  struct stat st;
+  EXPECT_NE(::stat(dir.c_str(), &st), 0) << dir << " is left";
+  // The parent is the user's to remove, as with docker.
+  for (const auto& h : lines_of(regtest::run({"sh", "-c", "ls -d /sys/fs/cgroup/*/ /sys/fs/cgroup/"}).out))
+    ::rmdir((h + parent).c_str());
+  o = berth({"run", "--rm", "--cgroup-parent", "../escape", "bb", "true"});
+  EXPECT_EQ(o.status, 125);
+  EXPECT_EQ(o.err, "Error: --cgroup-parent: invalid cgroup path: ../escape\n");
+}
+
 TEST_F(Containers, DetachedRmAndAlwaysRestartStoppedByUser) {
   ASSERT_EQ(berth({"run", "-d", "--rm", "--name", "gone", "--network", "none", "bb", "true"}).status, 0);
   EXPECT_TRUE(eventually([&] { return trim_end(berth({"ps", "-aq", "--filter", "name=gone"}).out).empty(); }))

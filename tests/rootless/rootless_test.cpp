@@ -443,13 +443,80 @@ TEST_F(Rootless, BuildWithRunAndCopy) {
   EXPECT_EQ(o.out, "from-context\nbuilt\n1000\n");
 }
 
+// A cgroup made by root in every hierarchy and given to the user: what systemd's Delegate=yes
+// gives a user on a cgroup v2 machine. Removed on destruction.
+class DelegatedCgroup {
+ public:
+  DelegatedCgroup(const std::string& name, const TestUser& u) : name_(name) {
+    for (const auto& h : hierarchies()) {
+      std::string d = h + "/" + name;
+      ::mkdir(d.c_str(), 0755);
+      sh("chown -R " + std::to_string(u.uid) + ":" + std::to_string(u.gid) + " " + d);
+    }
+  }
+  ~DelegatedCgroup() {
+    for (const auto& h : hierarchies()) ::rmdir((h + "/" + name_).c_str());
+  }
+  // The cgroup2 hierarchy (a process must already be inside a delegated subtree to move
+  // a child into it there).
+  static std::string unified() {
+    return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "/sys/fs/cgroup"
+                                                                    : "/sys/fs/cgroup/unified";
+  }
+  static std::vector<std::string> hierarchies() {
+    std::vector<std::string> out;
+    if (unified() == "/sys/fs/cgroup") return {"/sys/fs/cgroup"};
+    for (const auto& h : lines_of(sh("ls -d /sys/fs/cgroup/*/").out))
+      if (::access((h + "cgroup.procs").c_str(), F_OK) == 0) out.push_back(h.substr(0, h.size() - 1));
+    return out;
+  }
+
+ private:
+  std::string name_;
+};
+
+TEST_F(Rootless, LimitsInADelegatedCgroup) {
+  std::string name = "berth-rl-deleg-" + std::to_string(::getpid());
+  DelegatedCgroup deleg(name, sub_);  // outlives b: b's end removes what is in it
+  UserBerth b(sub_);
+  ASSERT_EQ(b.berth({"pull", image()}).status, 0);  // the pause process starts outside it
+  // The user's session lives in the delegated cgroup, as under systemd.
+  auto in_deleg = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"sh", "-c",
+                                     "echo $$ > " + DelegatedCgroup::unified() + "/" + name +
+                                         "/cgroup.procs && exec \"$@\"",
+                                     "sh"};
+    for (auto& a : b.as_user(b.berth_argv(args))) argv.push_back(a);
+    return regtest::run(argv, "", 120);
+  };
+  Output o = in_deleg({"run", "-d", "--name", "lim", "--cgroup-parent", name, "--memory", "64m",
+                       "--pids-limit", "50", "--network", "none", image(), "sleep", "60"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  std::string id = trim_end(o.out);
+  bool v2 = DelegatedCgroup::unified() == "/sys/fs/cgroup";
+  std::string mem = v2 ? "/sys/fs/cgroup/" + name + "/" + id + "/memory.max"
+                       : "/sys/fs/cgroup/memory/" + name + "/" + id + "/memory.limit_in_bytes";
+  EXPECT_EQ(trim_end(regtest::read_text(mem)), "67108864");
+  std::string pids = v2 ? "/sys/fs/cgroup/" + name + "/" + id + "/pids.max"
+                        : "/sys/fs/cgroup/pids/" + name + "/" + id + "/pids.max";
+  EXPECT_EQ(trim_end(regtest::read_text(pids)), "50");
+  o = b.berth({"stats", "--no-stream", "--format", "{{.MemUsage}}", "lim"});
+  EXPECT_NE(o.out.find("/ 64MiB"), std::string::npos) << o.out << o.err;
+  // commit pauses it through the delegated freezer.
+  EXPECT_OK(b.berth({"commit", "lim", "rl/limited:1"}));
+  EXPECT_OK(b.berth({"rm", "-f", "lim"}));
+  struct stat st;
+  EXPECT_NE(::stat(mem.c_str(), &st), 0) << "the container's cgroup is left: " << mem;
+}
+
 TEST_F(Rootless, ClearErrors) {
   UserBerth b(sub_);
   ASSERT_EQ(b.berth({"pull", image()}).status, 0);
   // A limit without a delegated cgroup.
   Output o = b.berth({"run", "--rm", "--network", "none", "--memory", "64m", image(), "true"});
   EXPECT_EQ(o.status, 125);
-  EXPECT_NE(o.err.find("resource limits without root need a cgroup this user may write"),
+  EXPECT_NE(o.err.find("resource limits without root need a cgroup this user may write: give "
+                       "--cgroup-parent a cgroup delegated to you"),
             std::string::npos)
       << o.err;
   EXPECT_EQ(lines_of(o.err).size(), 1u) << o.err;

@@ -29,7 +29,7 @@ struct RunFlags {
   bool interactive = false, tty = false, detach = false, rm = false, publish_all = false;
   bool privileged = false, read_only = false, init = false, quiet = false;
   bool sig_proxy = true;
-  std::string name, network = "bridge", ipc, pid, uts, shm_size, user, userns, workdir;
+  std::string name, network = "bridge", ipc, pid, uts, shm_size, user, userns, workdir, cgroup_parent;
   std::string hostname, domainname, memory, memory_swap, cpus, cpuset, restart = "no";
   std::string pull = "missing", platform, stop_signal, detach_keys = "ctrl-p,ctrl-q";
   std::optional<std::string> entrypoint;
@@ -59,6 +59,9 @@ void add_run_flags(CLI::App* c, RunFlags& f) {
   c->add_option("--ipc", f.ipc, "IPC mode to use (private, shareable, host, none, container:NAME)");
   c->add_option("--pid", f.pid, "PID namespace to use (host)");
   c->add_option("--uts", f.uts, "UTS namespace to use (host)");
+  c->add_option("--cgroup-parent", f.cgroup_parent,
+                "Cgroup the container's cgroup is made in (default /berth; without root: one "
+                "delegated to you)");
   c->add_option("--shm-size", f.shm_size, "Size of /dev/shm (default: half the memory)");
   c->add_option("--ulimit", f.ulimits, "Ulimit options");
   c->add_option("-u,--user", f.user, "Username or UID (format: <name|uid>[:<group|gid>])");
@@ -197,6 +200,12 @@ Status apply_modes(const RunFlags& f, ContainerSpec& s) {
     return Error::invalid("--userns=keep-id is for berth without root: as root, files written "
                           "to bind mounts already keep the ids of the user inside");
   s.userns_mode = f.userns;
+  if (!f.cgroup_parent.empty()) {
+    std::string p = clean_path("/" + f.cgroup_parent);
+    if (p == "/" || f.cgroup_parent.find("..") != std::string::npos)
+      return Error::invalid("--cgroup-parent: invalid cgroup path: " + f.cgroup_parent);
+    s.cgroup_parent = p;
+  }
   return ok();
 }
 
