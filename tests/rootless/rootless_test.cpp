@@ -263,6 +263,35 @@ TEST_F(Rootless, PullRunExecLogsCommitWithSubordinateIds) {
   EXPECT_EQ(mounted(), "");
 }
 
+std::string shell_quote(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    std::string q = "'";
+    for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += (out.empty() ? "" : " ") + q + "'";
+  }
+  return out;
+}
+
+TEST_F(Rootless, InteractiveTerminal) {
+  // -it under a real pty (script(1)): a terminal inside, root, the exit status through.
+  UserBerth b(sub_);
+  ASSERT_EQ(b.berth({"pull", image()}).status, 0);
+  std::string cmd = shell_quote(b.as_user(b.berth_argv(
+      {"run", "--rm", "-it", "--network", "none", image(), "sh", "-c",
+       "test -t 0 && test -t 1 && echo tty-ok; id -u; exit 3"})));
+  Output o = regtest::run({"script", "-qec", cmd, "/dev/null"}, "", 60);
+  EXPECT_EQ(o.status, 3) << o.out << o.err;
+  EXPECT_NE(o.out.find("tty-ok"), std::string::npos) << o.out;
+  EXPECT_TRUE(o.out.find("\n0\r") != std::string::npos || o.out.find("\n0\n") != std::string::npos)
+      << o.out;
+  ASSERT_EQ(b.berth({"run", "-d", "--name", "t", "--network", "none", image(), "sleep", "60"}).status, 0);
+  cmd = shell_quote(b.as_user(b.berth_argv({"exec", "-it", "t", "sh", "-c", "test -t 0 && echo exec-tty-ok"})));
+  o = regtest::run({"script", "-qec", cmd, "/dev/null"}, "", 60);
+  EXPECT_EQ(o.status, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("exec-tty-ok"), std::string::npos) << o.out;
+}
+
 TEST_F(Rootless, SingleIdWithoutSubordinateIds) {
   UserBerth b(one_);
   Output o = b.berth({"pull", image()});
