@@ -60,12 +60,5 @@ section="$work/section.md"
   echo "<!-- gpus:end -->"
 } > "$section"
 
-doc=docs/benchmarks.md
-python3 - "$doc" "$section" <<'PY'
-import re, sys
-doc, sec = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip()
-pat = re.compile(r"<!-- gpus:begin -->.*?<!-- gpus:end -->", re.S)
-doc = pat.sub(lambda m: sec, doc) if pat.search(doc) else doc.rstrip() + "\n\n" + sec + "\n"
-open(sys.argv[1], "w").write(doc)
-PY
+python3 bench/write_section.py gpus "$section"
 cat "$section"

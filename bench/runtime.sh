@@ -66,13 +66,5 @@ section="$work/section.md"
   echo "<!-- runtime:end -->"
 } > "$section"
 
-doc=docs/benchmarks.md
-[ -f "$doc" ] || printf '# Benchmarks\n\nWritten by the scripts in bench/; every table compares berth with its peers in one run.\n\n' > "$doc"
-python3 - "$doc" "$section" <<'PY'
-import re, sys
-doc, sec = open(sys.argv[1]).read(), open(sys.argv[2]).read().strip()
-pat = re.compile(r"<!-- runtime:begin -->.*?<!-- runtime:end -->", re.S)
-doc = pat.sub(lambda m: sec, doc) if pat.search(doc) else doc.rstrip() + "\n\n" + sec + "\n"
-open(sys.argv[1], "w").write(doc)
-PY
+python3 bench/write_section.py runtime "$section"
 cat "$section"
