@@ -550,6 +550,12 @@ TEST_F(Rootless, ClearErrors) {
       << o.err;
   EXPECT_EQ(lines_of(o.err).size(), 1u) << o.err;
   EXPECT_EQ(b.berth({"ps", "-aq"}).out, "");
+  // A container without a cgroup: stats says why there are none.
+  ASSERT_EQ(b.berth({"run", "-d", "--name", "nocg", "--network", "none", image(), "sleep", "60"}).status, 0);
+  o = b.berth({"stats", "--no-stream", "nocg"});
+  EXPECT_EQ(o.status, 125);
+  EXPECT_EQ(o.err, "Error: container nocg has no cgroup to read stats from: without root, run it "
+                   "with --cgroup-parent a cgroup delegated to you (docs/rootless.md)\n");
   // User-defined networks need a bridge.
   o = b.berth({"network", "create", "mynet"});
   EXPECT_EQ(o.status, 125);

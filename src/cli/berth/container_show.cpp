@@ -412,8 +412,12 @@ Status stats(Context& ctx, const StatsFlags& f) {
     for (size_t i = 0; i < cs.size(); ++i) {
       auto after = sample(*e, cs[i]);
       if (!before[i] || !after) {
-        if (!f.names.empty()) return Error::invalid("container " + cs[i].name + " is not running");
-        continue;
+        if (f.names.empty()) continue;
+        if (ctx.globals().rootless && cs[i].state.status == "running")
+          return Error::invalid("container " + cs[i].name +
+                                " has no cgroup to read stats from: without root, run it with "
+                                "--cgroup-parent a cgroup delegated to you (docs/rootless.md)");
+        return Error::invalid("container " + cs[i].name + " is not running");
       }
       TRY(p.add(stats_row(cs[i], *before[i], *after)));
     }
