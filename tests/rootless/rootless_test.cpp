@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <sstream>
 
+#include "base/file.h"
 #include "images_fixture.h"
 #include "test_util.h"
 
@@ -60,6 +61,17 @@ int kill_leftovers(const TestUser& u) {
   return n;
 }
 
+// The build's binaries copied where every user may run them (the build tree may be under a
+// folder other users cannot enter, as a CI checkout under a 0700 home); berth finds
+// berth-monitor, berth-init and berth-runtime beside itself.
+std::string& user_bin_dir() {
+  static std::string dir;
+  return dir;
+}
+std::string user_berth() {
+  return user_bin_dir() + "/berth";
+}
+
 // One user's berth: a private store, run root and config in a folder the user owns.
 class UserBerth {
  public:
@@ -89,7 +101,7 @@ class UserBerth {
     return a;
   }
   std::vector<std::string> berth_argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> a = {berth_binary(), "--root", root(), "--runroot", runroot(),
+    std::vector<std::string> a = {user_berth(), "--root", root(), "--runroot", runroot(),
                                   "--config", dir_ / "config"};
     a.insert(a.end(), args.begin(), args.end());
     return a;
@@ -131,6 +143,13 @@ class Rootless : public ::testing::Test {
     }
     reg_ = std::make_unique<Registry>(regtest::Variant::plain);
     images_ = std::make_unique<Scratch>("/tmp/berth-rlimg-");
+    ::chmod(images_->path().c_str(), 0755);
+    std::string bin = dirname_of(berth_binary());
+    user_bin_dir() = images_->path() + "/bin";
+    Output cp = sh("mkdir -p " + user_bin_dir() + " && cp " + bin + "/berth " + bin +
+                   "/berth-monitor " + bin + "/berth-init " + bin + "/berth-runtime " +
+                   user_bin_dir() + "/ && chmod 0755 " + user_bin_dir());
+    if (cp.status != 0) missing_ = "cannot copy the binaries: " + cp.err;
     FixtureImage img = make_busybox_image(images_->path() + "/bb");
     if (reg_->failure().empty())
       push_error_ = skopeo_copy(*reg_, "oci:" + img.oci_dir + ":latest", "rl/bb:latest");
@@ -590,7 +609,7 @@ TEST_F(Rootless, MissingNewuidmapAndUnsuitableStore) {
                " " + o_dir + "/m")
                 .status,
             0);
-  Output s = regtest::run(b.as_user({berth_binary(), "--root", o_dir + "/m/store", "--runroot",
+  Output s = regtest::run(b.as_user({user_berth(), "--root", o_dir + "/m/store", "--runroot",
                                      b.runroot(), "images"}));
   sh("umount " + o_dir + "/m");
   EXPECT_EQ(s.status, 125);
