@@ -285,7 +285,9 @@ json endpoints_to_json(const std::vector<ContainerState::Endpoint>& eps) {
   json out = json::array();
   for (const auto& e : eps)
     out.push_back({{"Network", e.network}, {"IPAddress", e.ip}, {"MacAddress", e.mac},
-                   {"Gateway", e.gateway}, {"IPPrefixLen", e.prefix_len}, {"Interface", e.interface}});
+                   {"Gateway", e.gateway}, {"IPPrefixLen", e.prefix_len}, {"Interface", e.interface},
+                   {"GlobalIPv6Address", e.ip6}, {"IPv6Gateway", e.gateway6},
+                   {"GlobalIPv6PrefixLen", e.prefix_len6}});
   return out;
 }
 
@@ -306,7 +308,9 @@ nlohmann::json state_to_json(const ContainerState& s) {
           {"RestartCount", s.restart_count}, {"StoppedByUser", s.stopped_by_user},
           {"Removal", s.removal},       {"IPAddress", s.ip_address},
           {"MacAddress", s.mac_address}, {"Gateway", s.gateway},
-          {"IPPrefixLen", s.prefix_len}, {"Ports", ports_to_json(s.ports)},
+          {"IPPrefixLen", s.prefix_len}, {"GlobalIPv6Address", s.ipv6_address},
+          {"IPv6Gateway", s.ipv6_gateway}, {"GlobalIPv6PrefixLen", s.ipv6_prefix_len},
+          {"Ports", ports_to_json(s.ports)},
           {"MoreEndpoints", endpoints_to_json(s.more_endpoints)}};
 }
 
@@ -330,6 +334,9 @@ Result<ContainerState> state_from_json(const nlohmann::json& j) {
     get(j, "MacAddress", s.mac_address);
     get(j, "Gateway", s.gateway);
     get(j, "IPPrefixLen", s.prefix_len);
+    get(j, "GlobalIPv6Address", s.ipv6_address);
+    get(j, "IPv6Gateway", s.ipv6_gateway);
+    get(j, "GlobalIPv6PrefixLen", s.ipv6_prefix_len);
     s.ports = TRY(ports_from_json(j.value("Ports", nlohmann::json())));
     if (j.contains("MoreEndpoints") && j["MoreEndpoints"].is_array())
       for (const auto& e : j["MoreEndpoints"]) {
@@ -341,6 +348,9 @@ Result<ContainerState> state_from_json(const nlohmann::json& j) {
         get(e, "Gateway", ep.gateway);
         get(e, "IPPrefixLen", ep.prefix_len);
         get(e, "Interface", ep.interface);
+        get(e, "GlobalIPv6Address", ep.ip6);
+        get(e, "IPv6Gateway", ep.gateway6);
+        get(e, "GlobalIPv6PrefixLen", ep.prefix_len6);
         s.more_endpoints.push_back(std::move(ep));
       }
     return s;

@@ -131,11 +131,17 @@ struct ContainerState {
   std::string mac_address;
   std::string gateway;
   int prefix_len = 0;
+  // On an IPv6 network (network create --ipv6): docker's GlobalIPv6Address and friends.
+  std::string ipv6_address;
+  std::string ipv6_gateway;
+  int ipv6_prefix_len = 0;
   std::vector<PortBinding> ports;  // as bound (host ports chosen)
   // Its addresses on more_networks (`network connect`), while running.
   struct Endpoint {
     std::string network, ip, mac, gateway;
     int prefix_len = 0;
+    std::string ip6, gateway6;  // "" unless the network has IPv6
+    int prefix_len6 = 0;
     std::string interface;  // in the container: eth1, eth2, ...
     friend bool operator==(const Endpoint&, const Endpoint&) = default;
   };

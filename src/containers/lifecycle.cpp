@@ -210,6 +210,7 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
   EtcInputs etc{.hostname = c.spec.hostname,
                 .domainname = c.spec.domainname,
                 .ip = net.ip,
+                .ip6 = net.ip6,
                 .extra_hosts = c.spec.extra_hosts,
                 .dns = c.spec.dns,
                 .dns_search = c.spec.dns_search,
@@ -509,6 +510,9 @@ Status Engine::start(Container& c, const StartOptions& o) {
   c.state.gateway = net->gateway;
   c.state.mac_address = net->mac;
   c.state.prefix_len = net->prefix_len;
+  c.state.ipv6_address = net->ip6;
+  c.state.ipv6_gateway = net->gateway6;
+  c.state.ipv6_prefix_len = net->prefix_len6;
   c.state.ports = net->ports;
   c.state.more_endpoints = net->more;
   return save_state(c);
@@ -730,6 +734,9 @@ Status Engine::restart_in_hook(Container& c, int hook_fd) {
   c.state.pid_start = sys::process_start_time(st.pid).value_or(0);
   c.state.started_at = now_rfc3339();
   c.state.ip_address = net.ip;
+  c.state.ipv6_address = net.ip6;
+  c.state.ipv6_gateway = net.gateway6;
+  c.state.ipv6_prefix_len = net.prefix_len6;
   c.state.ports = net.ports;
   c.state.more_endpoints = net.more;
   TRY(save_state(c));

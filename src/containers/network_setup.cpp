@@ -46,6 +46,22 @@ std::string more_if_name(const std::string& id, int n) {
 
 // A free host port from the kernel's ephemeral range, as docker picks for -P and -p 80.
 Result<uint16_t> pick_free_port(const std::string& host_ip, const std::string& proto) {
+  if (network::looks_ipv6(host_ip)) {
+    int fd = ::socket(AF_INET6, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0) return sys_error("socket");
+    UniqueFd guard(fd);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    struct sockaddr_in6 a = {};
+    a.sin6_family = AF_INET6;
+    auto ip = network::parse_ipv6(host_ip);
+    if (!ip) return std::move(ip).error();
+    std::copy(ip->bytes.begin(), ip->bytes.end(), a.sin6_addr.s6_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return sys_error("bind", host_ip);
+    socklen_t len = sizeof a;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0) return sys_error("getsockname");
+    return ntohs(a.sin6_port);
+  }
   int fd = ::socket(AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error("socket");
   UniqueFd guard(fd);
@@ -96,7 +112,9 @@ Status check_not_published(const std::vector<Running>& others, const PortBinding
   return ok();
 }
 
-Result<std::vector<PortBinding>> bind_ports(const std::vector<Running>& others, const Container& c) {
+// ipv6: whether the container has an IPv6 address to publish.
+Result<std::vector<PortBinding>> bind_ports(const std::vector<Running>& others, const Container& c,
+                                           bool ipv6) {
   const ContainerSpec& s = c.spec;
   std::vector<PortBinding> ports = s.ports;
   if (s.publish_all)
@@ -109,8 +127,9 @@ Result<std::vector<PortBinding>> bind_ports(const std::vector<Running>& others, 
       if (!bound) ports.push_back({.container_port = port, .proto = proto});
     }
   for (auto& p : ports) {
-    if (p.host_ip.find(':') != std::string::npos)
-      return Error::invalid("publishing on IPv6 addresses is not supported yet: " + p.host_ip);
+    if (network::looks_ipv6(p.host_ip) && !ipv6)
+      return Error::invalid("cannot publish on IPv6 address " + p.host_ip + ": network " + c.spec.network +
+                            " has no IPv6 (create it with --ipv6)");
     if (p.host_port == 0) p.host_port = TRY(pick_free_port(p.host_ip, p.proto));
     else {
       TRY(check_not_published(others, p));
@@ -120,12 +139,15 @@ Result<std::vector<PortBinding>> bind_ports(const std::vector<Running>& others, 
   return ports;
 }
 
-// Takes the first free address of the network (the database decides between racing berths).
-Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const std::string& id) {
+// Takes the first free address of the network, IPv4 or (v6) IPv6 (the database decides
+// between racing berths).
+Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const std::string& id,
+                                 bool v6 = false) {
   for (int attempt = 0; attempt < 50; ++attempt) {
     auto held = TRY(db.network_addresses(n.name));
     std::set<std::string> used(held.begin(), held.end());
-    std::string ip = TRY(network::next_free_ipv4(n.subnet, n.gateway, used));
+    std::string ip = v6 ? TRY(network::next_free_ipv6(n.subnet6, n.gateway6, used))
+                        : TRY(network::next_free_ipv4(n.subnet, n.gateway, used));
     Status s = db.take_address(n.name, id, ip);
     if (s) return ip;
     if (s.error().code() != EEXIST) return std::move(s).error();
@@ -133,21 +155,30 @@ Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const 
   return Error::invalid("could not allocate an address in network " + n.name);
 }
 
-// The address a running container has on a network ("" when none).
-std::string address_on(const Running& r, const std::string& network) {
-  if (r.network == network) return r.state.ip_address;
-  const ContainerState::Endpoint* ep = endpoint_on(r.state, network);
-  return ep ? ep->ip : "";
+// The addresses a running container has on a network (none, IPv4, or IPv4 and IPv6).
+std::vector<std::string> addresses_on(const Running& r, const std::string& network) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& ip) {
+    if (!ip.empty()) out.push_back(ip);
+  };
+  if (r.network == network) {
+    add(r.state.ip_address);
+    add(r.state.ipv6_address);
+  } else if (const ContainerState::Endpoint* ep = endpoint_on(r.state, network)) {
+    add(ep->ip);
+    add(ep->ip6);
+  }
+  return out;
 }
 
-// Running containers on the same user network, with their address there (docker: no name
-// resolution on the default bridge).
+// Running containers on the same user network, with their addresses there, one pair each
+// (docker: no name resolution on the default bridge).
 std::vector<std::pair<const Running*, std::string>> peers_of(const std::vector<Running>& others,
                                                              const std::string& network) {
   std::vector<std::pair<const Running*, std::string>> out;
   if (network == kDefaultNetwork) return out;
   for (const auto& r : others)
-    if (std::string ip = address_on(r, network); !ip.empty()) out.emplace_back(&r, ip);
+    for (const auto& ip : addresses_on(r, network)) out.emplace_back(&r, ip);
   return out;
 }
 
@@ -160,10 +191,15 @@ void append_hosts(const std::string& hosts, const std::string& lines) {
   ::close(fd);
 }
 
-void announce(Engine& e, const std::string& name, const std::string& ip,
+// ips: the new container's addresses on the peers' network.
+void announce(Engine& e, const std::string& name, const std::vector<std::string>& ips,
               const std::vector<std::pair<const Running*, std::string>>& peers) {
+  std::string lines;
+  for (const auto& ip : ips)
+    if (!ip.empty()) lines += ip + "\t" + name + "\n";
+  std::set<std::string> told;
   for (const auto& [r, peer_ip] : peers)
-    append_hosts(path_join(e.container_dir(r->id), "hosts"), ip + "\t" + name + "\n");
+    if (told.insert(r->id).second) append_hosts(path_join(e.container_dir(r->id), "hosts"), lines);
 }
 
 // Removes the lines "ip<TAB>name" from a container's /etc/hosts (rewritten in place).
@@ -188,12 +224,15 @@ void drop_hosts_lines(const std::string& hosts, const std::set<std::string>& lin
 
 // The running peers on a network forget a container that left it: its line goes from their
 // /etc/hosts, so a later container given the same address is not shadowed by a stale name.
-void retract(Engine& e, const Container& c, const std::string& network, const std::string& ip) {
+void retract(Engine& e, const Container& c, const std::string& network, const std::string& ip,
+             const std::string& ip6 = "") {
   if (network == kDefaultNetwork || ip.empty()) return;
   auto others = running_others(e, c);
   if (!others) return;
+  std::set<std::string> lines = {ip + "\t" + c.name};
+  if (!ip6.empty()) lines.insert(ip6 + "\t" + c.name);
   for (const auto& [r, peer_ip] : peers_of(*others, network))
-    drop_hosts_lines(path_join(e.container_dir(r->id), "hosts"), {ip + "\t" + c.name});
+    drop_hosts_lines(path_join(e.container_dir(r->id), "hosts"), lines);
 }
 
 // A veth from network n's bridge into the namespace at ns_fd as eth<index>, an address from
@@ -214,13 +253,21 @@ Result<ContainerState::Endpoint> attach_endpoint(Engine& e, const Container& c, 
   if (!cidr) return fail(std::move(cidr).error());
   ep.prefix_len = cidr->prefix;
   ep.mac = network::mac_for_ipv4(ep.ip).value_or("");
+  if (n.ipv6) {
+    auto ip6 = take_address(e.store().db(), n, c.id, true);
+    if (!ip6) return fail(std::move(ip6).error());
+    ep.ip6 = *ip6;
+    ep.gateway6 = n.gateway6;
+    ep.prefix_len6 = network::parse_cidr6(n.subnet6).value_or(network::Ipv6Cidr{}).prefix;
+  }
   network::VethConfig v{.host_if = more_if_name(c.id, index),
                         .netns_fd = ns_fd,
                         .peer_name = ep.interface,
                         .bridge = n.bridge,
                         .address = ep.ip + "/" + std::to_string(ep.prefix_len),
                         .gateway = "",  // the default route stays on eth0
-                        .mac = ep.mac};
+                        .mac = ep.mac,
+                        .address6 = ep.ip6.empty() ? "" : ep.ip6 + "/" + std::to_string(ep.prefix_len6)};
   (void)network::delete_link(v.host_if);
   if (Status s = network::create_veth_into_netns(v); !s) return fail(std::move(s).error());
   return ep;
@@ -242,7 +289,7 @@ Result<NetworkAttachment> setup_rootless_network(Engine& e, Container& c, const 
   std::vector<Running> others;
   for (const auto& p : c.spec.ports) TRY(network::check_unprivileged_port(p.host_port));
   if (!c.spec.ports.empty() || c.spec.publish_all) others = TRY(running_others(e, c));
-  a.ports = TRY(bind_ports(others, c));
+  a.ports = TRY(bind_ports(others, c, false));
   std::vector<network::PortMapping> maps;
   for (const auto& p : a.ports) {
     maps.push_back({.host_ip = p.host_ip, .host_port = p.host_port, .container_port = p.container_port, .proto = p.proto});
@@ -303,6 +350,13 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
   a.gateway = n.gateway;
   a.prefix_len = TRY(network::parse_cidr(n.subnet)).prefix;
   a.mac = network::mac_for_ipv4(a.ip).value_or("");
+  if (n.ipv6) {
+    auto ip6 = take_address(e.store().db(), n, c.id, true);
+    if (!ip6) return cleanup(std::move(ip6).error());
+    a.ip6 = *ip6;
+    a.gateway6 = n.gateway6;
+    a.prefix_len6 = network::parse_cidr6(n.subnet6).value_or(network::Ipv6Cidr{}).prefix;
+  }
   UniqueFd ns = TRY(open_fd(path, O_RDONLY | O_CLOEXEC));
   network::VethConfig v{.host_if = host_if_name(c.id),
                         .netns_fd = ns.get(),
@@ -310,7 +364,9 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
                         .bridge = n.bridge,
                         .address = a.ip + "/" + std::to_string(a.prefix_len),
                         .gateway = n.gateway,
-                        .mac = a.mac};
+                        .mac = a.mac,
+                        .address6 = a.ip6.empty() ? "" : a.ip6 + "/" + std::to_string(a.prefix_len6),
+                        .gateway6 = a.gateway6};
   (void)network::delete_link(v.host_if);
   if (Status s = network::create_veth_into_netns(v); !s) return cleanup(std::move(s).error());
   std::vector<Running> others;
@@ -320,18 +376,18 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
     if (!r) return cleanup(std::move(r).error());
     others = std::move(*r);
   }
-  auto ports = bind_ports(others, c);
+  auto ports = bind_ports(others, c, !a.ip6.empty());
   if (!ports) return cleanup(std::move(ports).error());
   a.ports = *ports;
   std::vector<network::PortMapping> maps;
   for (const auto& p : a.ports)
     maps.push_back({.host_ip = p.host_ip, .host_port = p.host_port, .container_port = p.container_port, .proto = p.proto});
   if (!maps.empty())
-    if (Status s = network::add_port_mappings(c.id.substr(0, 12), a.ip, maps); !s)
+    if (Status s = network::add_port_mappings(c.id.substr(0, 12), a.ip, maps, a.ip6); !s)
       return cleanup(std::move(s).error());
   auto peers = peers_of(others, c.spec.network);
-  for (const auto& [r, ip] : peers) a.peers.emplace_back(r->name, ip);
-  announce(e, c.name, a.ip, peers);
+  for (const auto& [r, peer_ip] : peers) a.peers.emplace_back(r->name, peer_ip);
+  announce(e, c.name, {a.ip, a.ip6}, peers);
   // The networks `network connect` added: eth1, eth2, ...
   for (size_t i = 0; i < c.spec.more_networks.size(); ++i) {
     auto more = find_network(e.store().db(), c.spec.more_networks[i]);
@@ -339,8 +395,8 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
     auto ep = attach_endpoint(e, c, *more, ns.get(), static_cast<int>(i) + 1);
     if (!ep) return cleanup(std::move(ep).error());
     auto more_peers = peers_of(others, more->name);
-    for (const auto& [r, ip] : more_peers) a.peers.emplace_back(r->name, ip);
-    announce(e, c.name, ep->ip, more_peers);
+    for (const auto& [r, peer_ip] : more_peers) a.peers.emplace_back(r->name, peer_ip);
+    announce(e, c.name, {ep->ip, ep->ip6}, more_peers);
     a.more.push_back(std::move(*ep));
   }
   return a;
@@ -355,7 +411,7 @@ Status connect_network(Engine& e, Container& c, const NetworkConfig& n) {
   auto others = running_others(e, c);
   if (others) {
     auto peers = peers_of(*others, n.name);
-    announce(e, c.name, ep.ip, peers);
+    announce(e, c.name, {ep.ip, ep.ip6}, peers);
     std::string lines;
     for (const auto& [r, ip] : peers) lines += ip + "\t" + r->name + "\n";
     append_hosts(path_join(e.container_dir(c.id), "hosts"), lines);
@@ -375,7 +431,7 @@ Status disconnect_network(Engine& e, Container& c, const std::string& network) {
     std::string link = more_if_name(c.id, index);
     if (network::link_exists(link).value_or(false)) first = network::delete_link(link);
   }
-  retract(e, c, network, it->ip);
+  retract(e, c, network, it->ip, it->ip6);
   // The container forgets the peers it learnt on that network.
   if (auto others = running_others(e, c)) {
     std::set<std::string> lines;
@@ -399,8 +455,8 @@ Status teardown_network(Engine& e, const Container& c) {
   };
   if (!c.state.ports.empty() || c.spec.publish_all || !c.spec.ports.empty())
     keep(network::remove_port_mappings(c.id.substr(0, 12)));
-  retract(e, c, c.spec.network, c.state.ip_address);
-  for (const auto& ep : c.state.more_endpoints) retract(e, c, ep.network, ep.ip);
+  retract(e, c, c.spec.network, c.state.ip_address, c.state.ipv6_address);
+  for (const auto& ep : c.state.more_endpoints) retract(e, c, ep.network, ep.ip, ep.ip6);
   // Unmounting the namespace destroys the veth pair with it (in the kernel's cleanup
   // work, not on this path: deleting a veth waits ~20 ms for RCU).
   keep(network::remove_netns(netns_path(e, c.id)));

@@ -22,8 +22,11 @@ struct NetworkAttachment {
   std::string gateway;
   std::string mac;
   int prefix_len = 0;
+  std::string ip6, gateway6;  // on an IPv6 network
+  int prefix_len6 = 0;
   std::vector<PortBinding> ports;  // as bound
-  std::vector<std::pair<std::string, std::string>> peers;  // name, ip on the same network
+  // name, ip on the same network (an IPv6 peer twice: its IPv4 and its IPv6 address)
+  std::vector<std::pair<std::string, std::string>> peers;
   // --network container:NAME: the other container's folder, whose hostname, hosts and
   // resolv.conf this one shares (docker's behaviour); "" otherwise.
   std::string shared_etc_dir;

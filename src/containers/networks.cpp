@@ -33,6 +33,9 @@ NetworkConfig from_row(const storage::NetworkRow& r) {
     n.subnet = c.value("Subnet", "");
     n.gateway = c.value("Gateway", "");
     n.bridge = c.value("Bridge", "");
+    n.ipv6 = c.value("EnableIPv6", false);
+    n.subnet6 = c.value("Subnet6", "");
+    n.gateway6 = c.value("Gateway6", "");
     if (c.contains("Labels") && c["Labels"].is_object())
       n.labels = c["Labels"].get<std::map<std::string, std::string>>();
   }
@@ -42,6 +45,11 @@ NetworkConfig from_row(const storage::NetworkRow& r) {
 storage::NetworkRow to_row(const NetworkConfig& n) {
   json c = {{"Driver", n.driver}, {"Subnet", n.subnet}, {"Gateway", n.gateway},
             {"Bridge", n.bridge}, {"Labels", n.labels}};
+  if (n.ipv6) {
+    c["EnableIPv6"] = true;
+    c["Subnet6"] = n.subnet6;
+    c["Gateway6"] = n.gateway6;
+  }
   return {.name = n.name, .id = n.id, .created = n.created, .config = c.dump()};
 }
 
@@ -56,6 +64,35 @@ bool overlaps(const network::Ipv4Cidr& a, const network::Ipv4Cidr& b) {
   int p = std::min(a.prefix, b.prefix);
   network::Ipv4Cidr x{a.addr, p}, y{b.addr, p};
   return x.network() == y.network();
+}
+
+// network create --ipv6: the subnet (given, or a random unique local /64) and its gateway.
+Status plan_ipv6(storage::Db& db, const NetworkCreate& req, NetworkConfig& n) {
+  n.ipv6 = true;
+  std::random_device rd;
+  n.subnet6 = req.subnet6.empty()
+                  ? network::random_ula_subnet((uint64_t{rd()} << 32) | rd())
+                  : req.subnet6;
+  auto cidr = TRY(network::parse_cidr6(n.subnet6));
+  if (cidr.prefix < 48 || cidr.prefix > 120)
+    return Error::invalid("invalid IPv6 subnet " + n.subnet6 + ": use a prefix between /48 and /120");
+  n.subnet6 = cidr.network_str();
+  if (req.gateway6.empty()) {
+    n.gateway6 = network::ipv6_plus(cidr.network(), 1).str();
+  } else {
+    auto gw = TRY(network::parse_ipv6(req.gateway6));
+    if (!cidr.contains(gw) || gw == cidr.network())
+      return Error::invalid("no matching subnet for gateway " + req.gateway6);
+    n.gateway6 = gw.str();
+  }
+  for (const auto& r : TRY(db.list_networks())) {
+    NetworkConfig other = from_row(r);
+    auto o = network::parse_cidr6(other.subnet6);
+    if (other.ipv6 && o && network::overlaps6(cidr, *o))
+      return Error::invalid("Pool overlaps with other one on this address space: " + n.subnet6 +
+                            " (network " + r.name + ")");
+  }
+  return ok();
 }
 
 Result<std::string> free_subnet(storage::Db& db) {
@@ -117,6 +154,9 @@ Result<NetworkConfig> create_network(storage::Db& db, const NetworkCreate& req) 
     if (other && overlaps(cidr, *other))
       return Error::invalid("Pool overlaps with other one on this address space: " + n.subnet + " (network " + r.name + ")");
   }
+  if (!req.ipv6 && (!req.subnet6.empty() || !req.gateway6.empty()))
+    return Error::invalid("IPv6 subnet or gateway given without --ipv6: add --ipv6 to make a dual-stack network");
+  if (req.ipv6) TRY(plan_ipv6(db, req, n));
   n.bridge = "bbr-" + n.id.substr(0, 11);
   return put(db, n);
 }
@@ -153,8 +193,10 @@ Status ensure_network_up(const NetworkConfig& n, const std::string& marker_dir) 
   if (::access(marker.c_str(), F_OK) == 0 && network::link_exists(n.bridge).value_or(false))
     return ok();
   auto cidr = TRY(network::parse_cidr(n.subnet));
-  TRY(network::create_bridge(n.bridge, n.gateway + "/" + std::to_string(cidr.prefix)));
-  TRY(network::ensure_network_rules(n.bridge, n.subnet));
+  std::string cidr6;
+  if (n.ipv6) cidr6 = n.gateway6 + "/" + std::to_string(TRY(network::parse_cidr6(n.subnet6)).prefix);
+  TRY(network::create_bridge(n.bridge, n.gateway + "/" + std::to_string(cidr.prefix), cidr6));
+  TRY(network::ensure_network_rules(n.bridge, n.subnet, n.ipv6 ? n.subnet6 : ""));
   if (::mkdir(marker_dir.c_str(), 0700) < 0 && errno != EEXIST) return sys_error("mkdir", marker_dir);
   int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) ::close(fd);
@@ -209,8 +251,10 @@ void reset_default_bridge(Sweep& sw, const std::optional<NetworkConfig>& def,
   bool had = network::link_exists(n.bridge).value_or(false);
   Status down = take_network_down(n, markers);
   if (had || !down) sw.step(std::move(down), "link " + n.bridge);
-  if (network::show_table("ip", "berth").value_or("").empty()) return;
-  sw.step(network::reset_all(), "nftables table ip berth");
+  if (network::show_table("ip", "berth").value_or("").empty() &&
+      network::show_table("ip6", "berth").value_or("").empty())
+    return;
+  sw.step(network::reset_all(), "nftables tables ip berth and ip6 berth");
 }
 
 }  // namespace

@@ -22,6 +22,10 @@ struct NetworkConfig {
   std::string bridge;   // the device
   std::map<std::string, std::string> labels;
   int64_t created = 0;
+  // network create --ipv6: containers get an IPv6 address too (dual stack).
+  bool ipv6 = false;
+  std::string subnet6;   // "fd00:1::/64"
+  std::string gateway6;  // "fd00:1::1"
 };
 
 inline constexpr const char* kDefaultNetwork = "bridge";
@@ -35,6 +39,9 @@ struct NetworkCreate {
   std::string subnet;   // "" = the next free /24
   std::string gateway;  // "" = the subnet's first address
   std::map<std::string, std::string> labels;
+  bool ipv6 = false;
+  std::string subnet6;   // "" with ipv6 = a random unique local /64
+  std::string gateway6;  // "" = the subnet's first address after its own
 };
 Result<NetworkConfig> create_network(storage::Db& db, const NetworkCreate& req);
 // Refuses while containers use it ("error while removing network: network NAME id ID has

@@ -56,6 +56,7 @@ struct EtcInputs {
   std::string hostname;
   std::string domainname;
   std::string ip;  // the container's address on its network, "" when none
+  std::string ip6;  // its IPv6 address there, "" when none
   std::vector<std::string> extra_hosts;  // "name:ip"
   std::vector<std::string> dns, dns_search, dns_options;
   bool host_network = false;

@@ -161,6 +161,7 @@ Status write_etc_files(const std::string& dir, const EtcInputs& in) {
   }
   for (const auto& [name, ip] : in.peers) hosts += ip + "\t" + name + "\n";
   if (!in.ip.empty()) hosts += in.ip + "\t" + in.hostname + "\n";
+  if (!in.ip6.empty()) hosts += in.ip6 + "\t" + in.hostname + "\n";
   TRY(write_file_atomic(path_join(dir, "hosts"), hosts, 0644, Durability::volatile_ok));
   std::string resolv;
   if (in.dns.empty() && in.dns_search.empty() && in.dns_options.empty()) {

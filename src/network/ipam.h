@@ -1,6 +1,8 @@
-// ipam.h - IPv4 addresses, CIDRs and address allocation for bridge networks. Pure: no I/O.
+// ipam.h - IPv4 and IPv6 addresses, CIDRs and address allocation for bridge networks.
+// Pure: no I/O.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -37,6 +39,44 @@ Result<Ipv4Cidr> parse_cidr(const std::string& s);
 // used. Error "no free address in 10.89.0.0/16" when none is left.
 Result<std::string> next_free_ipv4(const std::string& subnet_cidr, const std::string& gateway,
                                    const std::set<std::string>& used);
+// An IPv6 address, network byte order.
+struct Ipv6 {
+  std::array<uint8_t, 16> bytes{};
+  std::string str() const;  // RFC 5952 form ("fd00::2")
+  bool operator==(const Ipv6&) const = default;
+};
+
+// "fd00:1::1/64".
+struct Ipv6Cidr {
+  Ipv6 addr;
+  int prefix = 0;
+  Ipv6 network() const;
+  bool contains(const Ipv6& ip) const;
+  std::string str() const;
+  std::string network_str() const;  // "fd00:1::/64"
+};
+
+// What inet_pton(AF_INET6) takes, without zones ("%eth0") or brackets.
+Result<Ipv6> parse_ipv6(const std::string& s);
+// "addr/N" with 0 <= N <= 128.
+Result<Ipv6Cidr> parse_cidr6(const std::string& s);
+// Whether s is written as an IPv6 address or CIDR (holds a ':'), for telling --subnet values
+// apart; it says nothing of validity.
+inline bool looks_ipv6(const std::string& s) {
+  return s.find(':') != std::string::npos;
+}
+// The address n places after ip (wrapping at the top).
+Ipv6 ipv6_plus(Ipv6 ip, uint64_t n);
+// As next_free_ipv4 for IPv6: the lowest address after the subnet's own (the subnet-router
+// anycast address) that is not the gateway or in used; only the first 65536 are tried.
+Result<std::string> next_free_ipv6(const std::string& subnet_cidr, const std::string& gateway,
+                                   const std::set<std::string>& used);
+// Whether two IPv6 subnets share an address.
+bool overlaps6(const Ipv6Cidr& a, const Ipv6Cidr& b);
+// A unique local /64 (fdXX:XXXX:XXXX:YYYY::/64) from 56 random bits, for `network create
+// --ipv6` without an IPv6 --subnet (RFC 4193's random global id).
+std::string random_ula_subnet(uint64_t random_bits);
+
 // Docker's MAC for a container address: 02:42 followed by the four address bytes in hex.
 Result<std::string> mac_for_ipv4(const std::string& ip);
 

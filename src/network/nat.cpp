@@ -66,11 +66,13 @@ using Build =
 // Lists our table (and iptables-nft's `ip filter` when with_filter), builds the commands from
 // the listings and runs them as one transaction. When another berth deleted a listed rule in
 // between, the transaction fails with ENOENT and changes nothing: list again and retry.
-Status transact(const Build& build, bool with_filter, const std::string& what) {
+// family: "ip" (our kTable, iptables-nft's `ip filter`) or "ip6" (kTable6, `ip6 filter`).
+Status transact(const Build& build, bool with_filter, const std::string& what,
+                const std::string& family = "ip") {
   for (int attempt = 1;; ++attempt) {
-    nftcmd::Listing ours = TRY_CTX(list_table(nftcmd::kTable), what);
+    nftcmd::Listing ours = TRY_CTX(list_table(family + " berth"), what);
     nftcmd::Listing filter;
-    if (with_filter) filter = TRY_CTX(list_table("ip filter"), what);
+    if (with_filter) filter = TRY_CTX(list_table(family + " filter"), what);
     std::string cmds = TRY_CTX(build(ours, filter), what);
     if (cmds.empty()) return ok();
     auto r = nft_run(cmds, "update rules");
@@ -81,68 +83,90 @@ Status transact(const Build& build, bool with_filter, const std::string& what) {
 
 }  // namespace
 
-Status ensure_network_rules(const std::string& bridge_if, const std::string& subnet) {
+Status ensure_network_rules(const std::string& bridge_if, const std::string& subnet,
+                            const std::string& subnet6) {
   std::string rules = TRY(nftcmd::network_rules(bridge_if, subnet));
-  Status s = transact(
-      [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
-        std::string cmds =
-            nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
-            nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if))) +
-            nftcmd::base_table() + rules;
-        std::string chain = filter_chain_for(filter);
-        if (!chain.empty()) cmds += TRY(nftcmd::filter_accept_rules(chain, bridge_if));
-        return cmds;
-      },
-      true, "set up rules of network " + bridge_if);
-  if (!s) return s;
+  std::string rules6;
+  if (!subnet6.empty()) {
+    if (!looks_ipv6(subnet6)) return Error::invalid("not an IPv6 subnet", shown_value(subnet6));
+    rules6 = TRY(nftcmd::network_rules(bridge_if, subnet6));
+  }
+  auto for_family = [&](const std::string& family, const std::string& table, const std::string& body) {
+    return [&, family, table, body](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+      std::string cmds =
+          nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
+          nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if))) +
+          nftcmd::base_table(table) + body;
+      std::string chain = filter_chain_for(filter);
+      if (!chain.empty()) cmds += TRY(nftcmd::filter_accept_rules(chain, bridge_if, family));
+      return cmds;
+    };
+  };
+  TRY(transact(for_family("ip", nftcmd::kTable, rules), true, "set up rules of network " + bridge_if));
   TRY(enable_ip_forward());
-  return enable_route_localnet(bridge_if);
+  TRY(enable_route_localnet(bridge_if));
+  if (subnet6.empty()) return ok();
+  TRY(transact(for_family("ip6", nftcmd::kTable6, rules6), true,
+               "set up IPv6 rules of network " + bridge_if, "ip6"));
+  return enable_ipv6_forward();
 }
 
 Status remove_network_rules(const std::string& bridge_if) {
   TRY(check_ifname(bridge_if));
-  return transact(
-      [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
-        return nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
-               nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if)));
-      },
-      true, "remove rules of network " + bridge_if);
+  for (const char* family : {"ip", "ip6"})
+    TRY(transact(
+        [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+          return nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
+                 nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if)));
+        },
+        true, "remove rules of network " + bridge_if, family));
+  return ok();
 }
 
 Status add_port_mappings(const std::string& container_key, const std::string& container_ip,
-                         const std::vector<PortMapping>& mappings) {
-  std::string rules = TRY(nftcmd::port_rules(container_key, container_ip, mappings));
-  return transact(
-      [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
-        return nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key))) +
-               nftcmd::base_table() + rules;
-      },
-      false, "publish ports of " + container_key);
+                         const std::vector<PortMapping>& mappings, const std::string& container_ip6) {
+  std::vector<std::pair<std::string, const char*>> targets = {{container_ip, nftcmd::kTable}};
+  if (!container_ip6.empty()) targets.emplace_back(container_ip6, nftcmd::kTable6);
+  for (const auto& [ip, table] : targets) {
+    std::string rules = TRY(nftcmd::port_rules(container_key, ip, mappings));
+    std::string base = nftcmd::base_table(table);
+    TRY(transact(
+        [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
+          return nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key))) +
+                 base + rules;
+        },
+        false, "publish ports of " + container_key, table == nftcmd::kTable ? "ip" : "ip6"));
+  }
+  return ok();
 }
 
 Status remove_port_mappings(const std::string& container_key) {
   TRY(check_key(container_key));
-  return transact(
-      [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
-        std::string cmds =
-            nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key)));
-        std::string chain = nftcmd::container_chain(container_key);
-        if (ours.has_chain(chain))
-          cmds += std::string("delete chain ") + nftcmd::kTable + " " + chain + "\n";
-        return cmds;
-      },
-      false, "unpublish ports of " + container_key);
+  for (const char* family : {"ip", "ip6"})
+    TRY(transact(
+        [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
+          std::string cmds =
+              nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key)));
+          std::string chain = nftcmd::container_chain(container_key);
+          if (ours.has_chain(chain))
+            cmds += std::string("delete chain ") + family + " berth " + chain + "\n";
+          return cmds;
+        },
+        false, "unpublish ports of " + container_key, family));
+  return ok();
 }
 
 Status reset_all() {
-  return transact(
-      [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
-        std::string cmds =
-            nftcmd::delete_rules(filter.with_comment_prefix(nftcmd::filter_comment("")));
-        if (ours.table_found) cmds += std::string("delete table ") + nftcmd::kTable + "\n";
-        return cmds;
-      },
-      true, "reset berth's nftables rules");
+  for (const char* family : {"ip", "ip6"})
+    TRY(transact(
+        [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+          std::string cmds =
+              nftcmd::delete_rules(filter.with_comment_prefix(nftcmd::filter_comment("")));
+          if (ours.table_found) cmds += std::string("delete table ") + family + " berth\n";
+          return cmds;
+        },
+        true, "reset berth's nftables rules", family));
+  return ok();
 }
 
 Result<std::string> show_table(const std::string& family, const std::string& name) {

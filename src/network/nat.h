@@ -1,6 +1,6 @@
 // nat.h - NAT and filter rules for bridge networks and published ports, in one nftables table
-// `ip berth` (libnftables; no nft(8) process). Layout and the coexistence with docker's
-// iptables-nft rules: docs/network.md.
+// `ip berth` (and `ip6 berth` for IPv6 networks; libnftables, no nft(8) process). Layout and the coexistence with docker's
+// iptables-nft rules: docs/containers.md, "Networks".
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,9 @@
 namespace berth::network {
 
 struct PortMapping {
-  std::string host_ip;  // "" or "0.0.0.0" = every local address; else an IPv4 address
+  // "" = every local address of both families; "0.0.0.0" every IPv4 one, "::" every IPv6
+  // one; else one address.
+  std::string host_ip;
   uint16_t host_port = 0;
   uint16_t container_port = 0;
   std::string proto = "tcp";  // tcp | udp
@@ -23,15 +25,21 @@ struct PortMapping {
 // from the bridge (also in iptables-nft's `ip filter` DOCKER-USER or FORWARD chain when one
 // exists: docker sets FORWARD's policy to drop), and sets net.ipv4.ip_forward=1 and
 // route_localnet on the bridge. Idempotent: the network's old rules are replaced, atomically.
-Status ensure_network_rules(const std::string& bridge_if, const std::string& subnet);
+// With subnet6 ("fd00:1::/64") the same for IPv6 in the table `ip6 berth` (and ip6tables-nft's
+// `ip6 filter`), and net.ipv6.conf.all.forwarding=1.
+Status ensure_network_rules(const std::string& bridge_if, const std::string& subnet,
+                            const std::string& subnet6 = "");
 // Removes what ensure_network_rules added for bridge_if; nothing there is not an error.
 Status remove_network_rules(const std::string& bridge_if);
 
 // Publishes ports of container_ip: DNAT of traffic to a local address (from outside and from
 // the host itself, 127.0.0.1 included) in the chain ctr-<container_key>. Replaces the
-// container's earlier mappings. container_key: [a-zA-Z0-9_.-]{1,64}.
+// container's earlier mappings. container_key: [a-zA-Z0-9_.-]{1,64}. With container_ip6, the
+// mappings of IPv6 host addresses (and those of every address) go to it in `ip6 berth`; from
+// ::1 nothing is forwarded (the kernel routes no loopback source out of a bridge).
 Status add_port_mappings(const std::string& container_key, const std::string& container_ip,
-                         const std::vector<PortMapping>& mappings);
+                         const std::vector<PortMapping>& mappings,
+                         const std::string& container_ip6 = "");
 // Removes the container's mappings; none is not an error.
 Status remove_port_mappings(const std::string& container_key);
 

@@ -39,6 +39,46 @@ TEST(NftText, PortRules) {
             "add rule ip berth ports jump ctr-c0ffee comment \"ctr:c0ffee\"\n");
 }
 
+TEST(NftText, Ipv6) {
+  EXPECT_EQ(network_rules("bt1", "fd00:1::1/64").value(),
+            "add rule ip6 berth postrouting ip6 saddr fd00:1::/64 oifname != \"bt1\" masquerade "
+            "comment \"net:bt1\"\n"
+            "add rule ip6 berth postrouting ip6 saddr fd00:1::/64 oifname \"bt1\" ct status dnat "
+            "masquerade comment \"net:bt1\"\n"
+            "add rule ip6 berth forward iifname \"bt1\" accept comment \"net:bt1\"\n"
+            "add rule ip6 berth forward oifname \"bt1\" accept comment \"net:bt1\"\n");
+  EXPECT_EQ(filter_accept_rules("FORWARD", "bt1", "ip6").value(),
+            "insert rule ip6 filter FORWARD iifname \"bt1\" accept comment \"berth:bt1\"\n"
+            "insert rule ip6 filter FORWARD oifname \"bt1\" accept comment \"berth:bt1\"\n");
+  EXPECT_FALSE(filter_accept_rules("FORWARD", "bt1", "inet; flush ruleset").ok());
+  // -p 8080:80 publishes on both families, -p 0.0.0.0:... and -p 127.0.0.1:... on IPv4 only,
+  // -p [::]:... and -p [fd00::1]:... on IPv6 only.
+  std::vector<PortMapping> m = {{"", 8080, 80, "tcp"},
+                                {"0.0.0.0", 8081, 81, "tcp"},
+                                {"::", 8082, 82, "tcp"},
+                                {"FD00::1", 5353, 53, "udp"}};
+  EXPECT_EQ(port_rules("c0ffee", "fd00:1::2", m).value(),
+            "add chain ip6 berth ctr-c0ffee\n"
+            "flush chain ip6 berth ctr-c0ffee\n"
+            "add rule ip6 berth ctr-c0ffee tcp dport 8080 dnat to [fd00:1::2]:80\n"
+            "add rule ip6 berth ctr-c0ffee tcp dport 8082 dnat to [fd00:1::2]:82\n"
+            "add rule ip6 berth ctr-c0ffee ip6 daddr fd00::1 udp dport 5353 dnat to [fd00:1::2]:53\n"
+            "add rule ip6 berth ports jump ctr-c0ffee comment \"ctr:c0ffee\"\n");
+  EXPECT_EQ(port_rules("c0ffee", "10.89.0.2", m).value(),
+            "add chain ip berth ctr-c0ffee\n"
+            "flush chain ip berth ctr-c0ffee\n"
+            "add rule ip berth ctr-c0ffee tcp dport 8080 dnat to 10.89.0.2:80\n"
+            "add rule ip berth ctr-c0ffee tcp dport 8081 dnat to 10.89.0.2:81\n"
+            "add rule ip berth ports jump ctr-c0ffee comment \"ctr:c0ffee\"\n");
+  EXPECT_FALSE(dnat_rule("fd00::2", {"10.0.0.1", 80, 80, "tcp"}).ok());
+  EXPECT_FALSE(dnat_rule("fd00::2]:1 accept; [", {"", 80, 80, "tcp"}).ok());
+  EXPECT_FALSE(dnat_rule("fd00::2", {"fd00::1 accept;", 80, 80, "tcp"}).ok());
+  EXPECT_FALSE(network_rules("bt1", "fd00::/64; flush ruleset").ok());
+  std::string t = base_table(kTable6);
+  EXPECT_NE(t.find("add table ip6 berth\n"), std::string::npos);
+  EXPECT_NE(t.find("add rule ip6 berth prerouting fib daddr type local jump ports\n"), std::string::npos);
+}
+
 TEST(NftText, DnatRejectsHostileValues) {
   struct Case {
     const char* container_ip;

@@ -54,6 +54,8 @@ Status check_veth_config(const VethConfig& c) {
   TRY(check_ifname(c.bridge));
   TRY(parse_cidr(c.address));
   if (!c.gateway.empty()) TRY(parse_ipv4(c.gateway));
+  if (!c.address6.empty()) TRY(parse_cidr6(c.address6));
+  if (!c.gateway6.empty()) TRY(parse_ipv6(c.gateway6));
   if (!c.mac.empty()) TRY(parse_mac(c.mac));
   if (c.netns_fd < 0) return Error::invalid("no network namespace for veth", c.host_if);
   return ok();
@@ -89,21 +91,24 @@ Status configure_peer(const VethConfig& c) {
   TRY(nl.set_up(lo.index, "lo"));
   LinkInfo peer = TRY(nl.link(c.peer_name));
   TRY(nl.add_ipv4(peer.index, c.peer_name, c.address));
+  if (!c.address6.empty()) TRY(nl.add_ipv6(peer.index, c.peer_name, c.address6));
   TRY(nl.set_up(peer.index, c.peer_name));
   if (!c.gateway.empty()) TRY(nl.add_default_route(peer.index, c.peer_name, c.gateway));
+  if (!c.gateway6.empty()) TRY(nl.add_default_route(peer.index, c.peer_name, c.gateway6));
   return ok();
 }
 
-Status write_sysctl(const std::string& path) {
+Status write_sysctl(const std::string& path, const char* value = "1\n") {
   // /proc/sys files take one write; "1\n" is what sysctl(8) writes.
-  return write_file(path, "1\n");
+  return write_file(path, value);
 }
 
 }  // namespace
 
-Status create_bridge(const std::string& name, const std::string& cidr) {
+Status create_bridge(const std::string& name, const std::string& cidr, const std::string& cidr6) {
   TRY(check_ifname(name));
   TRY(parse_cidr(cidr));
+  if (!cidr6.empty()) TRY(parse_cidr6(cidr6));
   NlSocket nl = TRY(NlSocket::open());
   Status made = new_bridge(nl, name);
   if (!made && made.error().code() != EEXIST) return made;
@@ -111,6 +116,14 @@ Status create_bridge(const std::string& name, const std::string& cidr) {
   if (link.kind != "bridge")
     return Error(EEXIST, "create bridge", name + " (a " + link.kind + " link of that name exists)");
   TRY(nl.add_ipv4(link.index, name, cidr));
+  if (!cidr6.empty()) {
+    // A host booted with IPv6 off for new devices (default.disable_ipv6) still gets it here.
+    std::string sysctl = "/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6";
+    if (!path_exists(sysctl))
+      return Error::invalid("IPv6 network " + name + ": this kernel has IPv6 disabled (ipv6.disable=1?)");
+    TRY(write_sysctl(sysctl, "0\n"));
+    TRY(nl.add_ipv6(link.index, name, cidr6));
+  }
   return nl.set_up(link.index, name);
 }
 
@@ -165,6 +178,10 @@ Status create_veth_into_netns(const VethConfig& cfg) {
 
 Status enable_ip_forward() {
   return write_sysctl("/proc/sys/net/ipv4/ip_forward");
+}
+
+Status enable_ipv6_forward() {
+  return write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding");
 }
 
 Status enable_route_localnet(const std::string& ifname) {

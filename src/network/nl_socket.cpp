@@ -169,19 +169,43 @@ Status NlSocket::add_ipv4(int index, const std::string& name, const std::string&
   return request(nlh, "add address " + cidr + " to", name);
 }
 
+Status NlSocket::add_ipv6(int index, const std::string& name, const std::string& cidr) {
+  Ipv6Cidr c = TRY(parse_cidr6(cidr));
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWADDR;
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  ifa->ifa_family = AF_INET6;
+  ifa->ifa_prefixlen = static_cast<unsigned char>(c.prefix);
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_flags = IFA_F_NODAD;
+  ifa->ifa_index = static_cast<unsigned>(index);
+  mnl_attr_put(nlh, IFA_LOCAL, c.addr.bytes.size(), c.addr.bytes.data());
+  mnl_attr_put(nlh, IFA_ADDRESS, c.addr.bytes.size(), c.addr.bytes.data());
+  mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+  return request(nlh, "add address " + cidr + " to", name);
+}
+
 Status NlSocket::add_default_route(int index, const std::string& name, const std::string& gateway) {
-  Ipv4 gw = TRY(parse_ipv4(gateway));
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWROUTE;
   nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  rtm->rtm_family = AF_INET;
   rtm->rtm_table = RT_TABLE_MAIN;
   rtm->rtm_protocol = RTPROT_BOOT;
   rtm->rtm_scope = RT_SCOPE_UNIVERSE;
   rtm->rtm_type = RTN_UNICAST;
-  mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw.value));
+  if (looks_ipv6(gateway)) {
+    Ipv6 gw = TRY(parse_ipv6(gateway));
+    rtm->rtm_family = AF_INET6;
+    mnl_attr_put(nlh, RTA_GATEWAY, gw.bytes.size(), gw.bytes.data());
+  } else {
+    Ipv4 gw = TRY(parse_ipv4(gateway));
+    rtm->rtm_family = AF_INET;
+    mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw.value));
+  }
   mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(index));
   return request(nlh, "add default route via " + gateway + " on", name);
 }

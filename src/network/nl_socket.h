@@ -46,7 +46,10 @@ class NlSocket {
   Status set_up(int index, const std::string& name);
   // Adds (or replaces) an IPv4 address "a.b.c.d/N" on the link.
   Status add_ipv4(int index, const std::string& name, const std::string& cidr);
-  // Adds the default route via gateway out of the link.
+  // Adds (or replaces) an IPv6 address "fd00::2/64" on the link, without duplicate address
+  // detection (usable at once; the IPAM already made it unique).
+  Status add_ipv6(int index, const std::string& name, const std::string& cidr);
+  // Adds the default route via gateway (IPv4 or IPv6) out of the link.
   Status add_default_route(int index, const std::string& name, const std::string& gateway);
 
  private:

@@ -45,7 +45,7 @@ std::vector<std::string> other_berth_devices() {
 
 // Whether nftables has the table `ip berth`, through libnftables (no nft(8) on the host):
 // -1 when libnftables cannot be loaded.
-int nft_table_exists() {
+int nft_table_exists(const std::string& table = "ip berth") {
   void* lib = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!lib) return -1;
   using New = void* (*)(uint32_t);
@@ -61,7 +61,7 @@ int nft_table_exists() {
   void* ctx = ctx_new(0);
   quiet_out(ctx);
   quiet_err(ctx);
-  int rc = run(ctx, "list table ip berth");
+  int rc = run(ctx, ("list table " + table).c_str());
   ctx_free(ctx);
   return rc == 0 ? 1 : 0;
 }
@@ -126,6 +126,20 @@ class VolumesNetworksTest : public ::testing::Test {
     std::string id = trim_end(o.out);
     bridges_.push_back("bbr-" + id.substr(0, 11));
     return id;
+  }
+  // A dual-stack network: make_network's IPv4 subnet and fd42:<pid>:<index>::/64.
+  std::string v6_prefix(int index) const {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "fd42:%x:%x::", static_cast<unsigned>(::getpid()) & 0xffff, index);
+    return buf;
+  }
+  std::string make_network6(const std::string& name, int index = 0) {
+    std::string subnet = "10.79." + std::to_string((::getpid() * 2 + index) % 250 + 2) + ".0/24";
+    Output o = berth({"network", "create", "--ipv6", "--subnet", subnet, "--subnet", v6_prefix(index) + "/64", name});
+    EXPECT_EQ(o.status, 0) << o.err;
+    std::string id = trim_end(o.out);
+    bridges_.push_back("bbr-" + id.substr(0, 11));
+    return name;
   }
 
   BerthEnv env_;
@@ -469,6 +483,98 @@ TEST_F(VolumesNetworksTest, IpcModesHostPrivateNoneShareableAndJoin) {
   while (std::getline(mi, line)) EXPECT_EQ(line.find(id + "/shm"), std::string::npos) << line;
 }
 
+// network create --ipv6: containers get an IPv6 address beside the IPv4 one, reach each other
+// and the gateway over IPv6 (by address and by name), publish ports on the host's IPv6
+// addresses, and everything goes with them.
+TEST_F(VolumesNetworksTest, Ipv6DualStackNetwork) {
+  std::string net = tag_ + "-v6", a = tag_ + "-a", b = tag_ + "-b";
+  make_network6(net, 3);
+  std::string p6 = v6_prefix(3);
+  auto j = inspect({"network", "inspect", net});
+  EXPECT_EQ(j["EnableIPv6"], true);
+  ASSERT_EQ(j["IPAM"]["Config"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["IPAM"]["Config"][1]["Subnet"], p6 + "/64");
+  EXPECT_EQ(j["IPAM"]["Config"][1]["Gateway"], p6 + "1");
+
+  std::string ida = run_d({"--name", a, "--network", net, "-p", "80", "bb", "sh", "-c",
+                           "mkdir /w && echo hello-v6 > /w/index.html && exec busybox httpd -f -p 80 -h /w"});
+  std::string idb = run_d({"--name", b, "--network", net, "bb", "sleep", "1000"});
+  auto ia = inspect({"inspect", a});
+  std::string ip6 = ia["NetworkSettings"]["GlobalIPv6Address"];
+  EXPECT_EQ(ip6, p6 + "2");
+  EXPECT_EQ(ia["NetworkSettings"]["GlobalIPv6PrefixLen"], 64);
+  EXPECT_EQ(ia["NetworkSettings"]["IPv6Gateway"], p6 + "1");
+  EXPECT_EQ(ia["NetworkSettings"]["Networks"][net]["GlobalIPv6Address"], ip6);
+  EXPECT_EQ(inspect({"inspect", b})["NetworkSettings"]["GlobalIPv6Address"], p6 + "3");
+  EXPECT_EQ(inspect({"network", "inspect", net})["Containers"][ida]["IPv6Address"], ip6 + "/64");
+
+  // Inside: the address on eth0 at once (no duplicate address detection to wait for), the
+  // default route, the gateway answering.
+  Output addr = berth({"exec", a, "cat", "/proc/net/if_inet6"});
+  EXPECT_NE(addr.out.find("eth0"), std::string::npos) << addr.out;
+  Output route = berth({"exec", a, "cat", "/proc/net/ipv6_route"});
+  EXPECT_NE(route.out.find("00000000000000000000000000000000 00"), std::string::npos) << route.out;
+  Output ping = berth({"exec", b, "busybox", "ping", "-6", "-c1", "-W2", p6 + "1"});
+  EXPECT_EQ(ping.status, 0) << ping.out << ping.err;
+  Output wget;
+  for (int i = 0; i < 50; ++i) {
+    wget = berth({"exec", b, "busybox", "wget", "-O-", "http://[" + ip6 + "]/"});
+    if (wget.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(wget.out, "hello-v6\n") << wget.err;
+  // Names: both addresses of a peer in /etc/hosts, and the container's own.
+  Output hosts = berth({"exec", b, "cat", "/etc/hosts"});
+  EXPECT_NE(hosts.out.find(ip6 + "\t" + a + "\n"), std::string::npos) << hosts.out;
+  EXPECT_NE(berth({"exec", a, "cat", "/etc/hosts"}).out.find(p6 + "3\t" + b + "\n"), std::string::npos);
+  EXPECT_NE(berth({"exec", a, "cat", "/etc/hosts"}).out.find(ip6 + "\t"), std::string::npos);
+
+  // -p 80 publishes on both families: from the host to its IPv6 address on the bridge.
+  std::string port = trim_end(berth({"port", a, "80"}).out);
+  port = port.substr(port.rfind(':') + 1);
+  Output get;
+  for (int i = 0; i < 30; ++i) {
+    get = regtest::run({"curl", "-gsS", "--max-time", "2", "http://[" + p6 + "1]:" + port + "/"});
+    if (get.status == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(get.out, "hello-v6\n") << get.err;
+  EXPECT_EQ(nft_table_exists("ip6 berth"), 1);
+
+  // Errors: IPv6 publishing on a network without IPv6; a v6 subnet without --ipv6; overlap.
+  Output no6 = berth({"run", "--rm", "-p", "[::1]:8080:80", "bb", "true"});
+  EXPECT_EQ(no6.status, 125);
+  EXPECT_NE(no6.err.find("has no IPv6 (create it with --ipv6)"), std::string::npos) << no6.err;
+  Output noflag = berth({"network", "create", "--subnet", "fd43::/64", net + "x"});
+  EXPECT_EQ(noflag.status, 125);
+  EXPECT_NE(noflag.err.find("without --ipv6"), std::string::npos) << noflag.err;
+  Output overlap = berth({"network", "create", "--ipv6", "--subnet", p6 + "/48", net + "y"});
+  EXPECT_EQ(overlap.status, 125);
+  EXPECT_NE(overlap.err.find("overlaps"), std::string::npos) << overlap.err;
+  for (std::string bad : {"fd00::/129", "fd00::zz/64", "fd00::/20"}) {
+    Output o = berth({"network", "create", "--ipv6", "--subnet", bad, net + "z"});
+    EXPECT_EQ(o.status, 125) << bad;
+    EXPECT_EQ(lines_of(o.err).size(), 1u) << o.err;
+  }
+  Output two = berth({"network", "create", "--ipv6", "--subnet", "fd44::/64", "--subnet", "fd45::/64", net + "w"});
+  EXPECT_EQ(two.status, 125);
+  EXPECT_NE(two.err.find("more than one IPv6 --subnet"), std::string::npos) << two.err;
+  // --ipv6 alone: a random unique local /64.
+  Output autonet = berth({"network", "create", "--ipv6", net + "auto"});
+  ASSERT_EQ(autonet.status, 0) << autonet.err;
+  bridges_.push_back("bbr-" + trim_end(autonet.out).substr(0, 11));
+  std::string sub = inspect({"network", "inspect", net + "auto"})["IPAM"]["Config"][1]["Subnet"];
+  EXPECT_EQ(sub.rfind("fd", 0), 0u) << sub;
+  EXPECT_EQ(sub.substr(sub.size() - 3), "/64") << sub;
+  EXPECT_EQ(berth({"network", "rm", net + "auto"}).status, 0);
+
+  // Leaving: a's names go from b's /etc/hosts; the addresses come back to the pool.
+  ASSERT_EQ(berth({"rm", "-f", ida}).status, 0);
+  EXPECT_EQ(berth({"exec", b, "cat", "/etc/hosts"}).out.find(a), std::string::npos);
+  EXPECT_EQ(berth({"rm", "-f", idb}).status, 0);
+  EXPECT_EQ(berth({"network", "rm", net}).status, 0);
+}
+
 TEST_F(VolumesNetworksTest, UnknownNetwork) {
   Output o = berth({"run", "--rm", "--network", "nosuch", "bb", "true"});
   EXPECT_EQ(o.status, 125);
@@ -481,6 +587,8 @@ TEST_F(VolumesNetworksTest, UnknownNetwork) {
 TEST_F(VolumesNetworksTest, SystemResetLeavesNothing) {
   std::string net = tag_ + "-reset", vol = tag_ + "-rvol";
   make_network(net, 1);
+  std::string net6 = make_network6(tag_ + "-reset6", 2);
+  run_d({"--network", net6, "-p", "80", "bb", "sleep", "1000"});
   ASSERT_EQ(berth({"volume", "create", vol}).status, 0);
   run_d({"--network", net, "-v", vol + ":/data", "bb", "sleep", "1000"});
   run_d({"-p", "127.0.0.1::80", "bb", "sleep", "1000"});
@@ -489,7 +597,7 @@ TEST_F(VolumesNetworksTest, SystemResetLeavesNothing) {
 
   Output asked = berth({"system", "reset"}, "n\n");
   EXPECT_EQ(asked.status, 0);
-  EXPECT_EQ(lines_of(berth({"ps", "-aq"}).out).size(), 4u) << "answering n keeps everything";
+  EXPECT_EQ(lines_of(berth({"ps", "-aq"}).out).size(), 5u) << "answering n keeps everything";
 
   Output reset = berth({"system", "reset", "-f"});
   EXPECT_EQ(reset.status, 0) << reset.err;
@@ -506,8 +614,12 @@ TEST_F(VolumesNetworksTest, SystemResetLeavesNothing) {
   if (others.empty()) {
     EXPECT_FALSE(link_exists("berth0"));
     int table = nft_table_exists();
-    if (table < 0) std::cerr << "note: libnftables.so.1 not loadable, table ip berth not checked\n";
-    else EXPECT_EQ(table, 0) << "table ip berth left";
+    if (table < 0) {
+      std::cerr << "note: libnftables.so.1 not loadable, tables ip/ip6 berth not checked\n";
+    } else {
+      EXPECT_EQ(table, 0) << "table ip berth left";
+      EXPECT_EQ(nft_table_exists("ip6 berth"), 0) << "table ip6 berth left";
+    }
   } else {
     std::cerr << "note: " << others.size() << " device(s) of another berth on this host ("
               << others.front() << "): berth0 and table ip berth are kept, not checked\n";

@@ -230,7 +230,9 @@ Json inspect_json(containers::Engine& e, const Container& c) {
   Json host = Json::parse(sj["HostConfig"].dump());
   std::string dir = e.container_dir(c.id);
   Json net = {{"NetworkID", ""}, {"Gateway", s.gateway}, {"IPAddress", s.ip_address},
-              {"IPPrefixLen", s.prefix_len}, {"MacAddress", s.mac_address}};
+              {"IPPrefixLen", s.prefix_len}, {"IPv6Gateway", s.ipv6_gateway},
+              {"GlobalIPv6Address", s.ipv6_address}, {"GlobalIPv6PrefixLen", s.ipv6_prefix_len},
+              {"MacAddress", s.mac_address}};
   Json networks = Json::object();
   if (c.spec.network != "none" && c.spec.network != "host") networks[c.spec.network] = net;
   else networks[c.spec.network] = Json{{"NetworkID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""}};
@@ -238,7 +240,9 @@ Json inspect_json(containers::Engine& e, const Container& c) {
     Json more = {{"NetworkID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""}};
     if (const auto* ep = containers::endpoint_on(s, name); ep && running)
       more = {{"NetworkID", ""}, {"Gateway", ep->gateway}, {"IPAddress", ep->ip},
-              {"IPPrefixLen", ep->prefix_len}, {"MacAddress", ep->mac}};
+              {"IPPrefixLen", ep->prefix_len}, {"IPv6Gateway", ep->gateway6},
+              {"GlobalIPv6Address", ep->ip6}, {"GlobalIPv6PrefixLen", ep->prefix_len6},
+              {"MacAddress", ep->mac}};
     networks[name] = more;
   }
   return Json{
@@ -263,7 +267,9 @@ Json inspect_json(containers::Engine& e, const Container& c) {
       {"NetworkSettings",
        {{"Bridge", ""}, {"SandboxKey", running && c.spec.network != "host" ? e.runroot() + "/netns/" + c.id : ""},
         {"Ports", ports_json(c)}, {"Gateway", s.gateway}, {"IPAddress", s.ip_address},
-        {"IPPrefixLen", s.prefix_len}, {"MacAddress", s.mac_address}, {"Networks", networks}}}};
+        {"IPPrefixLen", s.prefix_len}, {"IPv6Gateway", s.ipv6_gateway},
+        {"GlobalIPv6Address", s.ipv6_address}, {"GlobalIPv6PrefixLen", s.ipv6_prefix_len},
+        {"MacAddress", s.mac_address}, {"Networks", networks}}}};
 }
 
 Status top(Context& ctx, const std::string& name, const std::vector<std::string>& ps_args) {

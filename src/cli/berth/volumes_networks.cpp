@@ -26,6 +26,7 @@
 #include "containers/networks.h"
 #include "containers/rootfs_parts.h"
 #include "images/remove.h"
+#include "network/ipam.h"
 #include "runtime/rootless.h"
 #include "storage/sha256.h"
 
@@ -375,22 +376,23 @@ std::vector<const Container*> endpoints(const std::vector<Container>& all, const
 Json network_json(const NetworkConfig& n, const std::vector<const Container*>& eps) {
   Json config = Json::array();
   if (!n.subnet.empty()) config.push_back({{"Subnet", n.subnet}, {"Gateway", n.gateway}});
+  if (n.ipv6) config.push_back({{"Subnet", n.subnet6}, {"Gateway", n.gateway6}});
   Json ctrs = Json::object();
   for (const Container* c : eps) {
-    std::string mac = c->state.mac_address, ip = c->state.ip_address;
-    int prefix = c->state.prefix_len;
+    std::string mac = c->state.mac_address, ip = c->state.ip_address, ip6 = c->state.ipv6_address;
+    int prefix = c->state.prefix_len, prefix6 = c->state.ipv6_prefix_len;
     if (const auto* ep = containers::endpoint_on(c->state, n.name))
-      std::tie(mac, ip, prefix) = std::tuple(ep->mac, ep->ip, ep->prefix_len);
+      std::tie(mac, ip, prefix, ip6, prefix6) = std::tuple(ep->mac, ep->ip, ep->prefix_len, ep->ip6, ep->prefix_len6);
     ctrs[c->id] = {{"Name", c->name}, {"EndpointID", ""}, {"MacAddress", mac},
                    {"IPv4Address", ip.empty() ? "" : ip + "/" + std::to_string(prefix)},
-                   {"IPv6Address", ""}};
+                   {"IPv6Address", ip6.empty() ? "" : ip6 + "/" + std::to_string(prefix6)}};
   }
   Json options = Json::object();
   if (!n.bridge.empty()) options["com.docker.network.bridge.name"] = n.bridge;
   Json labels = Json::object();
   for (const auto& [k, v] : n.labels) labels[k] = v;
   return Json{{"Name", n.name}, {"Id", n.id}, {"Created", rfc3339_local(n.created)}, {"Scope", "local"},
-              {"Driver", n.driver}, {"EnableIPv6", false},
+              {"Driver", n.driver}, {"EnableIPv4", true}, {"EnableIPv6", n.ipv6},
               {"IPAM", {{"Driver", "default"}, {"Options", nil_map()}, {"Config", config}}},
               {"Internal", false}, {"Attachable", false}, {"Ingress", false},
               {"ConfigFrom", {{"Network", ""}}}, {"ConfigOnly", false}, {"Containers", ctrs},
@@ -416,23 +418,34 @@ Result<std::optional<NetworkConfig>> lookup_network(containers::Engine& e, const
 }
 
 struct NetworkCreateFlags {
-  std::string name, driver = "bridge", subnet, gateway, ip_range;
+  std::string name, driver = "bridge", ip_range;
+  std::vector<std::string> subnets, gateways;
   std::vector<std::string> labels, opts;
   bool internal = false, ipv6 = false, attachable = false;
 };
 
 Status network_create(Context& ctx, const NetworkCreateFlags& f) {
   if (f.driver != "bridge") return Error::invalid("plugin \"" + f.driver + "\" not found");
-  if (f.internal || f.ipv6 || !f.opts.empty() || !f.ip_range.empty())
-    return Error::invalid("not supported yet: network create --internal, --ipv6, --ip-range and -o");
+  if (f.internal || !f.opts.empty() || !f.ip_range.empty())
+    return Error::invalid("not supported yet: network create --internal, --ip-range and -o");
   containers::Engine* e = TRY(ctx.engine());
   if (f.name == "host" || f.name == "none" || f.name == containers::kDefaultNetwork)
     return Error::invalid("network with name " + f.name + " already exists");
   if (ctx.globals().rootless)
     return Error::invalid("user-defined networks need root (a bridge on the host); without root "
                           "containers use the default network (pasta), host or none");
-  containers::NetworkCreate req{.name = f.name, .subnet = f.subnet, .gateway = f.gateway,
-                                .labels = TRY(parse_labels(f.labels))};
+  containers::NetworkCreate req{.name = f.name, .labels = TRY(parse_labels(f.labels)), .ipv6 = f.ipv6};
+  // One --subnet and one --gateway per family, told apart by their form (as docker does).
+  for (const auto& [values, v4, v6, what] :
+       {std::tuple(&f.subnets, &req.subnet, &req.subnet6, "--subnet"),
+        std::tuple(&f.gateways, &req.gateway, &req.gateway6, "--gateway")})
+    for (const auto& v : *values) {
+      std::string* slot = network::looks_ipv6(v) ? v6 : v4;
+      if (!slot->empty())
+        return Error::invalid(std::string("more than one ") + (slot == v6 ? "IPv6 " : "IPv4 ") + what +
+                              " given: " + *slot + " and " + v);
+      *slot = v;
+    }
   NetworkConfig n = TRY(containers::create_network(e->store().db(), req));
   std::printf("%s\n", n.id.c_str());
   return ok();
@@ -549,13 +562,15 @@ void add_network_commands(CLI::App& app, Context& ctx) {
     auto* c = net->add_subcommand("create", "Create a network");
     c->add_option("NETWORK", f->name, "the network's name")->required();
     c->add_option("-d,--driver", f->driver, "Driver to manage the Network (only bridge)");
-    c->add_option("--subnet", f->subnet, "Subnet in CIDR format (default: a free /24 of 10.78.0.0/15)");
-    c->add_option("--gateway", f->gateway, "IPv4 Gateway for the subnet");
+    c->add_option("--subnet", f->subnets,
+                  "Subnet in CIDR format, one IPv4 and one IPv6 (default: a free /24 of 10.78.0.0/15; "
+                  "with --ipv6 a random fdXX:XXXX:XXXX:XXXX::/64)");
+    c->add_option("--gateway", f->gateways, "IPv4 or IPv6 Gateway for the subnet of its family");
     c->add_option("--ip-range", f->ip_range, "not supported yet");
     c->add_option("--label", f->labels, "Set metadata on a network (KEY=VALUE)");
     c->add_option("-o,--opt", f->opts, "not supported yet");
     c->add_flag("--internal", f->internal, "not supported yet");
-    c->add_flag("--ipv6", f->ipv6, "not supported yet");
+    c->add_flag("--ipv6", f->ipv6, "Enable IPv6 networking (dual stack)");
     c->add_flag("--attachable", f->attachable, "accepted for docker compatibility");
     one_value_per_option(c);
     c->callback([=, &ctx] { ctx.run([&] { return network_create(ctx, *f); }); });
