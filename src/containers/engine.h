@@ -57,6 +57,11 @@ struct StartOptions {
   bool hold = false;
 };
 
+// Starts paying the kernel's one-off cost of the first cgroup move (an RCU grace period) on a
+// thread, so the container's own moves are quick; call as early as a command knows it will
+// start a container. Engine::start calls it too and ends it; a no-op without root.
+void warm_cgroup_moves();
+
 class Engine {
  public:
   Engine(images::Store& store, EngineOptions opts);

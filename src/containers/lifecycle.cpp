@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "base/file.h"
@@ -429,53 +431,79 @@ namespace {
 // The first move of a process between cgroups after a quiet spell waits for an RCU grace
 // period (the kernel's cgroup_threadgroup_rwsem leaves its fast mode): 6-15 ms here, a
 // quarter of a `run --rm`, and the container's stage 1 is moved right after the monitor
-// forks. A move of berth itself into the cgroup it is already in, made by a thread while the
-// rootfs, network and bundle are prepared, pays that wait off the critical path; the kernel
-// then stays in the slow mode for about another grace period, in which the real move is as
-// cheap as any (0.2 ms). Errors are ignored: it only saves time.
-class CgroupMoveWarmup {
- public:
-  CgroupMoveWarmup() {
-    if (!sys::rootless()) thread_ = std::thread(&CgroupMoveWarmup::warm);
-  }
-  ~CgroupMoveWarmup() { wait(); }
-  CgroupMoveWarmup(const CgroupMoveWarmup&) = delete;
-  CgroupMoveWarmup& operator=(const CgroupMoveWarmup&) = delete;
-  // Before any fork that must not race the thread.
-  void wait() {
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  // cgroup.procs of this process's own cgroup: the v1 pids hierarchy, else the v2 one.
-  static std::string own_procs_file() {
-    auto text = read_file("/proc/self/cgroup", 16384);
-    if (!text) return "";
-    std::string v2;
-    for (const auto& line : split(*text, '\n')) {
-      auto f = split(line, ':');
-      if (f.size() < 3) continue;
-      std::string path = line.substr(f[0].size() + f[1].size() + 2);
-      if (f[1] == "pids") return "/sys/fs/cgroup/pids" + path + "/cgroup.procs";
-      if (f[0] == "0" && f[1].empty())
-        v2 = (is_directory("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup") +
-             path + "/cgroup.procs";
-    }
-    return v2;
-  }
-  static void warm() {
-    std::string procs = own_procs_file();
-    if (procs.empty()) return;
-    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    std::string pid = std::to_string(::getpid());
-    (void)!::write(fd, pid.data(), pid.size());
-    ::close(fd);
-  }
-  std::thread thread_;
+// forks. A move of berth itself into the cgroup it is already in, made by a thread from the
+// moment the command starts, pays that wait off the critical path; the kernel then stays in
+// the slow mode for about another grace period, in which any move is as cheap as any other
+// (0.2 ms). The thread repeats its no-op move every few milliseconds to hold that mode until
+// the container's moves are done (end_cgroup_warmup), so neither an early start nor a slow
+// preparation lets the mode lapse. Errors are ignored: it only saves time.
+//
+// The thread is detached and its state never freed: a fork (the monitor) or exit while it
+// runs needs no join; it only opens, writes and closes a file.
+struct WarmupState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
 };
 
+WarmupState* warmup_state = nullptr;
+
+// cgroup.procs of this process's own cgroup: the v1 pids hierarchy, else the v2 one.
+std::string own_procs_file() {
+  auto text = read_file("/proc/self/cgroup", 16384);
+  if (!text) return "";
+  std::string v2;
+  for (const auto& line : split(*text, '\n')) {
+    auto f = split(line, ':');
+    if (f.size() < 3) continue;
+    std::string path = line.substr(f[0].size() + f[1].size() + 2);
+    if (f[1] == "pids") return "/sys/fs/cgroup/pids" + path + "/cgroup.procs";
+    if (f[0] == "0" && f[1].empty())
+      v2 = (is_directory("/sys/fs/cgroup/unified") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup") +
+           path + "/cgroup.procs";
+  }
+  return v2;
+}
+
+void warm(WarmupState* st) {
+  std::string procs = own_procs_file();
+  if (procs.empty()) return;
+  std::string pid = std::to_string(::getpid());
+  auto move = [&] {
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = ::write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
+    ::close(fd);
+    return ok;
+  };
+  if (!move()) return;
+  std::unique_lock lock(st->mu);
+  // Bounded: a start that never ends the warm-up (an error path) stops it after 2 s.
+  for (int i = 0; i < 500 && !st->stop; ++i) {
+    if (st->cv.wait_for(lock, std::chrono::milliseconds(4), [&] { return st->stop; })) break;
+    lock.unlock();
+    bool ok = move();
+    lock.lock();
+    if (!ok) break;
+  }
+}
+
+void end_cgroup_warmup() {
+  if (!warmup_state) return;
+  {
+    std::lock_guard lock(warmup_state->mu);
+    warmup_state->stop = true;
+  }
+  warmup_state->cv.notify_all();
+}
+
 }  // namespace
+
+void warm_cgroup_moves() {
+  if (warmup_state || sys::rootless()) return;
+  warmup_state = new WarmupState;
+  std::thread(warm, warmup_state).detach();
+}
 
 Status Engine::start(Container& c, const StartOptions& o) {
   if (c.state.status == "running" || c.state.status == "paused") return ok();
@@ -492,13 +520,14 @@ Status Engine::start(Container& c, const StartOptions& o) {
     (void)release_rootfs(c);
     return err.context("start container " + c.name);
   };
-  CgroupMoveWarmup warmup;
+  warm_cgroup_moves();
   if (Status s = prepare_rootfs(c); !s) return undo(std::move(s).error());
   auto net = setup_network(*this, c);
   if (!net) return undo(std::move(net).error());
   if (Status s = prepare_bundle(*this, c, *net); !s) return undo(std::move(s).error());
-  warmup.wait();
-  if (Status s = spawn_monitor(c, !o.hold); !s) return undo(std::move(s).error());
+  Status spawned = spawn_monitor(c, !o.hold);
+  end_cgroup_warmup();
+  if (!spawned) return undo(std::move(spawned).error());
   c.state.status = "running";
   c.state.started_at = now_rfc3339();
   c.state.finished_at.clear();

@@ -28,17 +28,18 @@ namespace berth::security {
 // instruction). Errors name the field: `seccomp: syscalls[3]: unknown operator "SCMP_CMP_FOO"`.
 Result<std::string> compile_seccomp(const oci::Seccomp& profile);
 
-// Like compile_seccomp, but keeps the program in cache_dir/<sha256>.bpf, keyed by a canonical
+// Like compile_seccomp, but keeps the program in cache_dir/<hash>.bpf: a canonical
 // serialization of the profile, the libseccomp version and API level and the native
-// architecture. cache_dir is created (0700) when missing and must be writable only by the
+// architecture, followed by the program; a hit needs the whole serialization to match (the
+// 64-bit hash only names the file). cache_dir is created (0700) when missing and must be writable only by the
 // runtime's user: a cached program is loaded into containers as is. A cache file that is
-// empty, not a whole number of instructions, or not owned by us (or group/world writable) is
+// another profile's, empty, not a whole number of instructions, or not owned by us (or group/world writable) is
 // ignored and rewritten. A cache that cannot be written is not an error. Empty cache_dir:
 // no cache.
 Result<std::string> compile_seccomp_cached(const oci::Seccomp& profile,
                                            const std::string& cache_dir);
 
-// The cache key (64 hex digits) compile_seccomp_cached uses; exposed for tests and tools.
+// The cache file's name (16 hex digits) compile_seccomp_cached uses; exposed for tests and tools.
 std::string seccomp_cache_key(const oci::Seccomp& profile);
 
 // Maps OCI flag names (SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW) to seccomp(2) flags.

@@ -332,7 +332,7 @@ TEST(SeccompCache, HitReturnsIdenticalBytes) {
 TEST(SeccompCache, KeyCoversEveryField) {
   oci::Seccomp p = small_profile();
   std::string key = seccomp_cache_key(p);
-  EXPECT_EQ(key.size(), 64u);
+  EXPECT_EQ(key.size(), 16u);
   EXPECT_EQ(seccomp_cache_key(p), key);
   oci::Seccomp q = p;
   q.syscalls[2].args[0].value_two = 0600;
@@ -351,12 +351,22 @@ TEST(SeccompCache, BadFilesAreRecompiled) {
   oci::Seccomp p = small_profile();
   std::string want = compile_seccomp(p).value();
   std::string file = dir->path() + "/" + seccomp_cache_key(p) + ".bpf";
-  for (std::string junk : {std::string(), std::string("12345"), want + "x"}) {
+  ASSERT_TRUE(compile_seccomp_cached(p, dir->path()).ok());
+  std::string entry = read_file(file).value();
+  ASSERT_GT(entry.size(), want.size());
+  EXPECT_EQ(entry.substr(entry.size() - want.size()), want);  // the profile, then the program
+  std::string head = entry.substr(0, entry.size() - want.size());
+  // Junk, a torn program, and another profile's entry under this name (a hash collision):
+  // each is compiled again and the entry rewritten.
+  std::string other = head;
+  other[other.size() / 2] ^= 1;
+  for (std::string junk : {std::string(), std::string("12345"), entry + "x", head + want.substr(1),
+                           other + want, std::string(want)}) {
     ASSERT_TRUE(write_file_atomic(file, junk, 0600).ok());
     auto got = compile_seccomp_cached(p, dir->path());
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(*got, want) << "junk of size " << junk.size();
-    EXPECT_EQ(read_file(file).value(), want);  // rewritten
+    EXPECT_EQ(read_file(file).value(), entry);  // rewritten
   }
   // A well-formed file that others could have written is not trusted.
   ASSERT_TRUE(write_file_atomic(file, std::string(8, 'x'), 0600).ok());

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "cgroup/layout.h"
+#include "cli/berth/commands.h"
 #include "cli/berth/context.h"
 #include "cli/berth/globals.h"
 #include "runtime/rootless.h"
@@ -72,17 +73,8 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     if (g.debug) berth::log::set_level(berth::log::Level::debug);
   });
-  berth::cli::add_pull_commands(app, ctx);
-  berth::cli::add_push_commands(app, ctx);
-  berth::cli::add_image_commands(app, ctx);
-  berth::cli::add_archive_commands(app, ctx);
-  berth::cli::add_run_commands(app, ctx);
-  berth::cli::add_container_commands(app, ctx);
-  berth::cli::add_container_show_commands(app, ctx);
-  berth::cli::add_commit_cp_commands(app, ctx);
-  berth::cli::add_volume_network_commands(app, ctx);
-  berth::cli::add_build_commands(app, ctx);
-  berth::cli::add_gpu_commands(app, ctx);
+  // Only the groups this command line needs (all of them for help and unknown commands).
+  berth::cli::add_commands(app, ctx, berth::cli::command_word(argc, argv));
 
   berth::cli::command_line().assign(argv, argv + argc);
   try {

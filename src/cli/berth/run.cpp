@@ -314,6 +314,7 @@ Result<int> run_attached(Context& ctx, containers::Engine& e, containers::Contai
 }
 
 void do_run(Context& ctx, const RunFlags& f, bool create_only) {
+  if (!create_only) containers::warm_cgroup_moves();
   containers::Engine* e = nullptr;
   std::optional<containers::Container> created;
   Status st = [&]() -> Status {
