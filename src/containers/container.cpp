@@ -256,9 +256,11 @@ std::string port_key(uint16_t port, const std::string& proto) {
 nlohmann::json spec_to_json(const ContainerSpec& s) {
   json j = {{"Config", config_to_json(s)}, {"HostConfig", host_config_to_json(s)}};
   // docker's create API names a container's networks in NetworkingConfig.EndpointsConfig.
-  if (!s.more_networks.empty()) {
+  if (!s.more_networks.empty() || !s.ip.empty() || !s.ip6.empty()) {
     json eps = json::object();
     for (const auto& n : s.more_networks) eps[n] = json::object();
+    if (!s.ip.empty() || !s.ip6.empty())
+      eps[s.network] = {{"IPAMConfig", {{"IPv4Address", s.ip}, {"IPv6Address", s.ip6}}}};
     j["NetworkingConfig"] = {{"EndpointsConfig", eps}};
   }
   return j;
@@ -271,8 +273,14 @@ Result<ContainerSpec> spec_from_json(const nlohmann::json& j) {
     if (j.contains("HostConfig")) TRY(host_config_from_json(j["HostConfig"], s));
     if (j.contains("NetworkingConfig") && j["NetworkingConfig"].is_object() &&
         j["NetworkingConfig"].contains("EndpointsConfig") && j["NetworkingConfig"]["EndpointsConfig"].is_object())
-      for (const auto& [name, v] : j["NetworkingConfig"]["EndpointsConfig"].items())
-        if (name != s.network) s.more_networks.push_back(name);
+      for (const auto& [name, v] : j["NetworkingConfig"]["EndpointsConfig"].items()) {
+        if (name != s.network) {
+          s.more_networks.push_back(name);
+        } else if (v.is_object() && v.contains("IPAMConfig") && v["IPAMConfig"].is_object()) {
+          get(v["IPAMConfig"], "IPv4Address", s.ip);
+          get(v["IPAMConfig"], "IPv6Address", s.ip6);
+        }
+      }
     return s;
   } catch (const std::exception& e) {
     return Error::invalid(std::string("container record: ") + e.what());

@@ -82,6 +82,9 @@ struct ContainerSpec {
   bool publish_all = false;
   std::string network = "bridge";  // bridge | host | none | container:X | a network's name
   std::vector<std::string> more_networks;  // `network connect`: networks besides `network`
+  // --ip / --ip6: the addresses asked for on `network` (user-defined networks only); "" = the
+  // IPAM's next free one. docker's NetworkingConfig.EndpointsConfig[network].IPAMConfig.
+  std::string ip, ip6;
   std::string ipc = "private";     // private | host | shareable | container:X
   std::string pid_mode;            // "" | host
   std::string uts_mode;            // "" | host

@@ -19,7 +19,11 @@ TEST(ContainerJson, SpecRoundTrip) {
   s.stop_timeout = 5;
   s.devices = {{"/dev/fuse", "/dev/fuse", "rwm"}};
   s.sysctls = {"net.ipv4.ip_forward=1"};
+  s.network = "backend";
+  s.ip = "10.79.1.50";
+  s.ip6 = "fd42::50";
   auto j = spec_to_json(s);
+  EXPECT_EQ(j["NetworkingConfig"]["EndpointsConfig"]["backend"]["IPAMConfig"]["IPv4Address"], "10.79.1.50");
   EXPECT_EQ(j["Config"]["Cmd"][2], "echo hi");
   EXPECT_EQ(j["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], "8080");
   auto back = spec_from_json(nlohmann::json::parse(j.dump()));
@@ -34,6 +38,9 @@ TEST(ContainerJson, SpecRoundTrip) {
   EXPECT_EQ(back->stop_timeout, 5);
   EXPECT_EQ(back->devices, s.devices);
   EXPECT_EQ(back->sysctls, s.sysctls);
+  EXPECT_EQ(back->ip, "10.79.1.50");
+  EXPECT_EQ(back->ip6, "fd42::50");
+  EXPECT_TRUE(back->more_networks.empty());
   ASSERT_EQ(back->ports.size(), 2u);
 }
 

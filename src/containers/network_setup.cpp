@@ -155,6 +155,32 @@ Result<std::string> take_address(storage::Db& db, const NetworkConfig& n, const 
   return Error::invalid("could not allocate an address in network " + n.name);
 }
 
+// --ip / --ip6: the address asked for, if it is one of the network's own and free (docker's
+// errors). The database refuses an address another container holds.
+Result<std::string> take_requested(storage::Db& db, const NetworkConfig& n, const std::string& id,
+                                   const std::string& ip, bool v6) {
+  if (n.name == kDefaultNetwork)
+    return Error::invalid("user specified IP address is supported on user defined networks only");
+  if (v6) {
+    if (!n.ipv6)
+      return Error::invalid("user specified IPv6 address " + ip + ": network " + n.name +
+                            " has no IPv6 (create it with --ipv6)");
+    auto net = TRY(network::parse_cidr6(n.subnet6));
+    auto a = TRY(network::parse_ipv6(ip));
+    if (!net.contains(a) || a == net.network() || a.str() == n.gateway6)
+      return Error::invalid("Invalid address " + ip + ": It does not belong to any of this network's subnets");
+  } else {
+    auto net = TRY(network::parse_cidr(n.subnet));
+    auto a = TRY(network::parse_ipv4(ip));
+    if (!net.contains(a) || a == net.network() || a == net.broadcast() || ip == n.gateway)
+      return Error::invalid("Invalid address " + ip + ": It does not belong to any of this network's subnets");
+  }
+  Status s = db.take_address(n.name, id, ip);
+  if (!s && s.error().code() == EEXIST) return Error::invalid("Address already in use: " + ip);
+  TRY(s);
+  return ip;
+}
+
 // The addresses a running container has on a network (none, IPv4, or IPv4 and IPv6).
 std::vector<std::string> addresses_on(const Running& r, const std::string& network) {
   std::vector<std::string> out;
@@ -344,14 +370,19 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
     (void)network::remove_netns(path);
     return err.context("connect to network " + n.name);
   };
-  auto ip = take_address(e.store().db(), n, c.id);
+  auto ip = c.spec.ip.empty() ? take_address(e.store().db(), n, c.id)
+                              : take_requested(e.store().db(), n, c.id, c.spec.ip, false);
   if (!ip) return cleanup(std::move(ip).error());
   a.ip = *ip;
   a.gateway = n.gateway;
   a.prefix_len = TRY(network::parse_cidr(n.subnet)).prefix;
   a.mac = network::mac_for_ipv4(a.ip).value_or("");
+  if (!c.spec.ip6.empty() && !n.ipv6)
+    return cleanup(Error::invalid("user specified IPv6 address " + c.spec.ip6 + ": network " + n.name +
+                                  " has no IPv6 (create it with --ipv6)"));
   if (n.ipv6) {
-    auto ip6 = take_address(e.store().db(), n, c.id, true);
+    auto ip6 = c.spec.ip6.empty() ? take_address(e.store().db(), n, c.id, true)
+                                  : take_requested(e.store().db(), n, c.id, c.spec.ip6, true);
     if (!ip6) return cleanup(std::move(ip6).error());
     a.ip6 = *ip6;
     a.gateway6 = n.gateway6;

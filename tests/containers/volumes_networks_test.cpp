@@ -575,6 +575,61 @@ TEST_F(VolumesNetworksTest, Ipv6DualStackNetwork) {
   EXPECT_EQ(berth({"network", "rm", net}).status, 0);
 }
 
+// --ip / --ip6: the addresses asked for, kept across a restart, refused when taken, outside
+// the network's subnets, on the default bridge or (IPv6) on a network without IPv6.
+TEST_F(VolumesNetworksTest, FixedAddresses) {
+  std::string net = tag_ + "-fix", a = tag_ + "-a";
+  make_network6(net, 4);
+  std::string p6 = v6_prefix(4);
+  std::string v4net = "10.79." + std::to_string((::getpid() * 2 + 4) % 250 + 2) + ".";
+  std::string ida = run_d({"--name", a, "--network", net, "--ip", v4net + "50", "--ip6", p6 + "50",
+                           "bb", "sleep", "1000"});
+  auto j = inspect({"inspect", a});
+  EXPECT_EQ(j["NetworkSettings"]["IPAddress"], v4net + "50");
+  EXPECT_EQ(j["NetworkSettings"]["GlobalIPv6Address"], p6 + "50");
+  Output addr = berth({"exec", a, "cat", "/proc/net/if_inet6"});
+  EXPECT_NE(addr.out.find("0050 "), std::string::npos) << addr.out;
+  // A container without --ip gets the first free address, not a's.
+  std::string idb = run_d({"--network", net, "bb", "sleep", "1000"});
+  EXPECT_EQ(inspect({"inspect", idb})["NetworkSettings"]["IPAddress"], v4net + "2");
+  // Kept across a restart.
+  ASSERT_EQ(berth({"restart", "-t", "0", a}).status, 0);
+  EXPECT_EQ(inspect({"inspect", a})["NetworkSettings"]["IPAddress"], v4net + "50");
+  EXPECT_EQ(inspect({"inspect", a})["NetworkSettings"]["GlobalIPv6Address"], p6 + "50");
+
+  struct Bad {
+    std::vector<std::string> args;
+    std::string error;
+  } bad[] = {
+      {{"--network", net, "--ip", v4net + "50"}, "Address already in use: " + v4net + "50"},
+      {{"--network", net, "--ip6", p6 + "50"}, "Address already in use: " + p6 + "50"},
+      {{"--network", net, "--ip", "10.1.2.3"}, "does not belong to any of this network's subnets"},
+      {{"--network", net, "--ip", v4net + "1"}, "does not belong to any of this network's subnets"},
+      {{"--network", net, "--ip6", "fd99::5"}, "does not belong to any of this network's subnets"},
+      {{"--ip", "10.77.0.99"}, "supported on user defined networks only"},
+      {{"--network", "host", "--ip", "10.77.0.99"}, "supported on user defined networks only"},
+      {{"--network", net, "--ip", "10.0.0.300"}, "invalid IPv4 address"},
+      {{"--network", net, "--ip6", "fd00::zz"}, "invalid IPv6 address"},
+  };
+  for (const auto& b : bad) {
+    std::vector<std::string> args = {"run", "--rm"};
+    args.insert(args.end(), b.args.begin(), b.args.end());
+    args.insert(args.end(), {"bb", "true"});
+    Output o = berth(args);
+    EXPECT_EQ(o.status, 125) << b.error;
+    EXPECT_NE(o.err.find(b.error), std::string::npos) << o.err;
+    EXPECT_EQ(lines_of(o.err).size(), 1u) << o.err;
+  }
+  std::string plain = tag_ + "-plain";
+  make_network(plain, 5);
+  Output no6 = berth({"run", "--rm", "--network", plain, "--ip6", "fd00::5", "bb", "true"});
+  EXPECT_EQ(no6.status, 125);
+  EXPECT_NE(no6.err.find("has no IPv6 (create it with --ipv6)"), std::string::npos) << no6.err;
+  EXPECT_EQ(berth({"rm", "-f", ida, idb}).status, 0);
+  // Its address is free again.
+  run_d({"--network", net, "--ip", v4net + "50", "bb", "true"});
+}
+
 TEST_F(VolumesNetworksTest, UnknownNetwork) {
   Output o = berth({"run", "--rm", "--network", "nosuch", "bb", "true"});
   EXPECT_EQ(o.status, 125);

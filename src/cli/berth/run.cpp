@@ -17,6 +17,7 @@
 #include "gpu/cdi.h"
 #include "gpu/request.h"
 #include "monitor/attach_client.h"
+#include "network/ipam.h"
 #include "sys/ns.h"
 #include "sys/process.h"
 
@@ -29,7 +30,7 @@ struct RunFlags {
   bool interactive = false, tty = false, detach = false, rm = false, publish_all = false;
   bool privileged = false, read_only = false, init = false, quiet = false;
   bool sig_proxy = true;
-  std::string name, network = "bridge", ipc, pid, uts, shm_size, user, userns, workdir, cgroup_parent;
+  std::string name, network = "bridge", ip, ip6, ipc, pid, uts, shm_size, user, userns, workdir, cgroup_parent;
   std::string hostname, domainname, memory, memory_swap, cpus, cpuset, restart = "no";
   std::string pull = "missing", platform, stop_signal, detach_keys = "ctrl-p,ctrl-q";
   std::optional<std::string> entrypoint;
@@ -56,6 +57,8 @@ void add_run_flags(CLI::App* c, RunFlags& f) {
   c->add_flag("-P,--publish-all", f.publish_all, "Publish all exposed ports to random ports");
   c->add_option("--expose", f.expose, "Expose a port or a range of ports");
   c->add_option("--network,--net", f.network, "Connect a container to a network");
+  c->add_option("--ip", f.ip, "IPv4 address (e.g., 172.30.100.104) on a user-defined network");
+  c->add_option("--ip6", f.ip6, "IPv6 address (e.g., 2001:db8::33) on a user-defined IPv6 network");
   c->add_option("--ipc", f.ipc, "IPC mode to use (private, shareable, host, none, container:NAME)");
   c->add_option("--pid", f.pid, "PID namespace to use (host)");
   c->add_option("--uts", f.uts, "UTS namespace to use (host)");
@@ -165,6 +168,14 @@ Status apply_network(const RunFlags& f, ContainerSpec& s) {
   for (const auto& e : f.expose)
     for (auto& k : TRY(containers::parse_expose(e))) s.exposed_ports.insert(k);
   s.publish_all = f.publish_all;
+  if (!f.ip.empty() || !f.ip6.empty()) {
+    bool user_network = s.network != "bridge" && s.network != "host" && s.network != "none" &&
+                        s.network.rfind("container:", 0) != 0;
+    if (!user_network)
+      return Error::invalid("user specified IP address is supported on user defined networks only");
+    if (!f.ip.empty()) s.ip = TRY(network::parse_ipv4(f.ip)).str();
+    if (!f.ip6.empty()) s.ip6 = TRY(network::parse_ipv6(f.ip6)).str();
+  }
   for (const auto& h : f.add_host) s.extra_hosts.push_back(TRY(containers::parse_add_host(h)));
   s.dns = f.dns;
   s.dns_search = f.dns_search;
