@@ -135,7 +135,9 @@ TEST(Ipam, ParseIpv6) {
   for (const auto& c : cases) {
     auto r = parse_ipv6(c.in);
     EXPECT_EQ(r.ok(), c.ok) << c.in;
-    if (r && c.ok) EXPECT_EQ(r->str(), c.out) << c.in;
+    if (r && c.ok) {
+      EXPECT_EQ(r->str(), c.out) << c.in;
+    }
   }
 }
 
