@@ -4,34 +4,20 @@
 // hashes. These definitions of the few functions berth calls forward to the real ones, found
 // with dlopen/dlsym on first use. libcurl, loaded later by a registry command, maps the same
 // libcrypto.so.3, so one process never holds two copies.
-#include <dlfcn.h>
 #include <openssl/evp.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include "base/lazy_library.h"
 
 namespace {
 
 void* libcrypto() {
-  static void* handle = [] {
-    void* h = ::dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) {
-      std::fprintf(stderr, "berth: cannot load libcrypto (%s): install libssl3\n", ::dlerror());
-      std::abort();
-    }
-    return h;
-  }();
+  static void* handle = berth::open_library_or_die("libcrypto.so.3", "libcrypto", "install libssl3");
   return handle;
 }
 
 template <typename F>
 F real(const char* name) {
-  void* s = ::dlsym(libcrypto(), name);
-  if (s == nullptr) {
-    std::fprintf(stderr, "berth: libcrypto has no %s\n", name);
-    std::abort();
-  }
-  return reinterpret_cast<F>(s);
+  return berth::symbol_or_die<F>(libcrypto(), "libcrypto", name);
 }
 
 }  // namespace

@@ -2,34 +2,21 @@
 // NAT, a published port) instead of at every berth start: linked normally it brings
 // libnftnl, libxtables, libjansson and libgmp into every command. These definitions of the
 // functions nat.cpp uses forward to the real ones, found with dlopen/dlsym on first use.
-#include <dlfcn.h>
 #include <nftables/libnftables.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include "base/lazy_library.h"
 
 namespace {
 
 void* libnftables() {
-  static void* handle = [] {
-    void* h = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) {
-      std::fprintf(stderr, "berth: cannot load libnftables (%s): install libnftables1\n", ::dlerror());
-      std::abort();
-    }
-    return h;
-  }();
+  static void* handle =
+      berth::open_library_or_die("libnftables.so.1", "libnftables", "install libnftables1");
   return handle;
 }
 
 template <typename F>
 F real(const char* name) {
-  void* s = ::dlsym(libnftables(), name);
-  if (s == nullptr) {
-    std::fprintf(stderr, "berth: libnftables has no %s\n", name);
-    std::abort();
-  }
-  return reinterpret_cast<F>(s);
+  return berth::symbol_or_die<F>(libnftables(), "libnftables", name);
 }
 
 }  // namespace

@@ -10,35 +10,21 @@
 // passed on.
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <dlfcn.h>
-
 #include <cstdarg>
-#include <cstdio>
-#include <cstdlib>
+
+#include "base/lazy_library.h"
 
 namespace {
 
 void* libcurl() {
-  static void* handle = [] {
-    void* h = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) {
-      std::fprintf(stderr, "berth: cannot load libcurl (%s): install libcurl4 (Debian: apt-get install libcurl4)\n",
-                   ::dlerror());
-      std::abort();
-    }
-    return h;
-  }();
+  static void* handle = berth::open_library_or_die(
+      "libcurl.so.4", "libcurl", "install libcurl4 (Debian: apt-get install libcurl4)");
   return handle;
 }
 
 template <typename F>
 F real(const char* name) {
-  void* s = ::dlsym(libcurl(), name);
-  if (s == nullptr) {
-    std::fprintf(stderr, "berth: libcurl has no %s: a libcurl 7.71 or newer is needed\n", name);
-    std::abort();
-  }
-  return reinterpret_cast<F>(s);
+  return berth::symbol_or_die<F>(libcurl(), "libcurl", name, ": a libcurl 7.71 or newer is needed");
 }
 
 }  // namespace
