@@ -152,17 +152,28 @@ Status NlSocket::set_up(int index, const std::string& name) {
   return request(nlh, "set link up", name);
 }
 
-Status NlSocket::add_ipv4(int index, const std::string& name, const std::string& cidr) {
-  Ipv4Cidr c = TRY(parse_cidr(cidr));
-  char buf[MNL_SOCKET_BUFFER_SIZE];
+namespace {
+
+// An RTM_NEWADDR (create or replace) for the link at index, without its address attributes.
+nlmsghdr* put_new_address(char* buf, unsigned char family, int prefix, int index, unsigned char flags) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWADDR;
   nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = AF_INET;
-  ifa->ifa_prefixlen = static_cast<unsigned char>(c.prefix);
+  ifa->ifa_family = family;
+  ifa->ifa_prefixlen = static_cast<unsigned char>(prefix);
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_flags = flags;
   ifa->ifa_index = static_cast<unsigned>(index);
+  return nlh;
+}
+
+}  // namespace
+
+Status NlSocket::add_ipv4(int index, const std::string& name, const std::string& cidr) {
+  Ipv4Cidr c = TRY(parse_cidr(cidr));
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = put_new_address(buf, AF_INET, c.prefix, index, 0);
   mnl_attr_put_u32(nlh, IFA_LOCAL, htonl(c.addr.value));
   mnl_attr_put_u32(nlh, IFA_ADDRESS, htonl(c.addr.value));
   if (c.prefix < 31) mnl_attr_put_u32(nlh, IFA_BROADCAST, htonl(c.broadcast().value));
@@ -172,15 +183,7 @@ Status NlSocket::add_ipv4(int index, const std::string& name, const std::string&
 Status NlSocket::add_ipv6(int index, const std::string& name, const std::string& cidr) {
   Ipv6Cidr c = TRY(parse_cidr6(cidr));
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = AF_INET6;
-  ifa->ifa_prefixlen = static_cast<unsigned char>(c.prefix);
-  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-  ifa->ifa_flags = IFA_F_NODAD;
-  ifa->ifa_index = static_cast<unsigned>(index);
+  nlmsghdr* nlh = put_new_address(buf, AF_INET6, c.prefix, index, IFA_F_NODAD);
   mnl_attr_put(nlh, IFA_LOCAL, c.addr.bytes.size(), c.addr.bytes.data());
   mnl_attr_put(nlh, IFA_ADDRESS, c.addr.bytes.size(), c.addr.bytes.data());
   mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
