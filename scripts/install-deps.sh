@@ -12,7 +12,8 @@ TEST="libgtest-dev libgmock-dev googletest clang libclang-rt-14-dev clang-format
   busybox-static iproute2 procps util-linux uidmap passt umoci
   podman crun runc containerd slurm-wlm slurm-wlm-basic-plugins munge jq python3
   docker-registry skopeo apache2-utils openssl curl tar gzip xvfb xauth"
-BENCH="hyperfine python3 isal"  # the peers themselves: ../shared/peers/setup.sh
+# slirp4netns: rootless podman's network in bench/rootless.sh (berth uses passt's pasta).
+BENCH="hyperfine python3 isal slirp4netns"  # the peers themselves: ../shared/peers/setup.sh
 
 want="$BUILD $TEST"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH"
