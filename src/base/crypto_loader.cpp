@@ -10,14 +10,11 @@
 
 namespace {
 
-void* libcrypto() {
-  static void* handle = berth::open_library_or_die("libcrypto.so.3", "libcrypto", "install libssl3");
-  return handle;
-}
+constinit berth::LazyLibrary libcrypto{"libcrypto.so.3", "libcrypto", "install libssl3"};
 
 template <typename F>
 F real(const char* name) {
-  return berth::symbol_or_die<F>(libcrypto(), "libcrypto", name);
+  return libcrypto.symbol<F>(name);
 }
 
 }  // namespace

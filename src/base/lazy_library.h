@@ -10,28 +10,52 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 namespace berth {
 
-// dlopen(soname) or exit: "berth: cannot load LIB (why): HINT".
-inline void* open_library_or_die(const char* soname, const char* lib, const char* install_hint) {
-  void* h = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-  if (h == nullptr) {
-    std::fprintf(stderr, "berth: cannot load %s (%s): %s\n", lib, ::dlerror(), install_hint);
-    std::abort();
-  }
-  return h;
-}
+// One library, opened once on the first symbol asked for. Constant-initialised, so a loader may
+// keep one at namespace scope and use it from any static initialiser.
+class LazyLibrary {
+ public:
+  // soname: "libcurl.so.4"; name: "libcurl" in errors; install_hint: ends the error when it
+  // cannot be loaded; symbol_hint: ends the error when a symbol is missing.
+  constexpr LazyLibrary(const char* soname, const char* name, const char* install_hint,
+                        const char* symbol_hint = "")
+      : soname_(soname), name_(name), install_hint_(install_hint), symbol_hint_(symbol_hint) {}
+  LazyLibrary(const LazyLibrary&) = delete;
+  LazyLibrary& operator=(const LazyLibrary&) = delete;
 
-// dlsym(handle, name) or exit: "berth: LIB has no NAME" and what_else.
-template <typename F>
-F symbol_or_die(void* handle, const char* lib, const char* name, const char* what_else = "") {
-  void* s = ::dlsym(handle, name);
-  if (s == nullptr) {
-    std::fprintf(stderr, "berth: %s has no %s%s\n", lib, name, what_else);
-    std::abort();
+  // dlsym or exit: "berth: LIB has no NAME" and symbol_hint.
+  template <typename F>
+  F symbol(const char* symbol_name) {
+    void* s = ::dlsym(handle(), symbol_name);
+    if (s == nullptr) {
+      std::fprintf(stderr, "berth: %s has no %s%s\n", name_, symbol_name, symbol_hint_);
+      std::abort();
+    }
+    return reinterpret_cast<F>(s);
   }
-  return reinterpret_cast<F>(s);
-}
+
+ private:
+  // dlopen once or exit: "berth: cannot load LIB (why): install_hint".
+  void* handle() {
+    std::call_once(once_, [this] {
+      handle_ = ::dlopen(soname_, RTLD_NOW | RTLD_LOCAL);
+      if (handle_ == nullptr) {
+        std::fprintf(stderr, "berth: cannot load %s (%s): %s\n", name_, ::dlerror(), install_hint_);
+        std::abort();
+      }
+    });
+    return handle_;
+  }
+
+  const char* soname_;
+  const char* name_;
+  const char* install_hint_;
+  const char* symbol_hint_;
+  std::once_flag once_;
+  void* handle_ = nullptr;
+};
 
 }  // namespace berth

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -42,41 +43,6 @@ std::string host_if_name(const std::string& id) {
 // 9 hex digits + a letter from 'g' on, never a hex digit, so never another container's eth0.
 std::string more_if_name(const std::string& id, int n) {
   return "berth" + id.substr(0, 9) + static_cast<char>('f' + std::min(n, 20));
-}
-
-// A free host port from the kernel's ephemeral range, as docker picks for -P and -p 80.
-Result<uint16_t> pick_free_port(const std::string& host_ip, const std::string& proto) {
-  if (network::looks_ipv6(host_ip)) {
-    int fd = ::socket(AF_INET6, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-    if (fd < 0) return sys_error("socket");
-    UniqueFd guard(fd);
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    struct sockaddr_in6 a = {};
-    a.sin6_family = AF_INET6;
-    auto ip = network::parse_ipv6(host_ip);
-    if (!ip) return std::move(ip).error();
-    std::copy(ip->bytes.begin(), ip->bytes.end(), a.sin6_addr.s6_addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return sys_error("bind", host_ip);
-    socklen_t len = sizeof a;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0) return sys_error("getsockname");
-    return ntohs(a.sin6_port);
-  }
-  int fd = ::socket(AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-  if (fd < 0) return sys_error("socket");
-  UniqueFd guard(fd);
-  struct sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (!host_ip.empty()) {
-    auto ip = network::parse_ipv4(host_ip);
-    if (!ip) return std::move(ip).error();
-    a.sin_addr.s_addr = htonl(ip->value);
-  }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return sys_error("bind", host_ip);
-  socklen_t len = sizeof a;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0) return sys_error("getsockname");
-  return ntohs(a.sin_port);
 }
 
 // The other running containers, read once per start: their published ports (a port berth
@@ -130,7 +96,7 @@ Result<std::vector<PortBinding>> bind_ports(const std::vector<Running>& others, 
     if (network::looks_ipv6(p.host_ip) && !ipv6)
       return Error::invalid("cannot publish on IPv6 address " + p.host_ip + ": network " + c.spec.network +
                             " has no IPv6 (create it with --ipv6)");
-    if (p.host_port == 0) p.host_port = TRY(pick_free_port(p.host_ip, p.proto));
+    if (p.host_port == 0) p.host_port = TRY(network::pick_free_port(p.host_ip, p.proto));
     else {
       TRY(check_not_published(others, p));
       TRY(network::check_host_port_free(p.host_ip, p.host_port, p.proto));
@@ -162,9 +128,6 @@ Result<std::string> take_requested(storage::Db& db, const NetworkConfig& n, cons
   if (n.name == kDefaultNetwork)
     return Error::invalid("user specified IP address is supported on user defined networks only");
   if (v6) {
-    if (!n.ipv6)
-      return Error::invalid("user specified IPv6 address " + ip + ": network " + n.name +
-                            " has no IPv6 (create it with --ipv6)");
     auto net = TRY(network::parse_cidr6(n.subnet6));
     auto a = TRY(network::parse_ipv6(ip));
     if (!net.contains(a) || a == net.network() || a.str() == n.gateway6)
@@ -179,6 +142,27 @@ Result<std::string> take_requested(storage::Db& db, const NetworkConfig& n, cons
   if (!s && s.error().code() == EEXIST) return Error::invalid("Address already in use: " + ip);
   TRY(s);
   return ip;
+}
+
+// A container's IPv6 side on network n: nothing when n has no IPv6, else the address asked for
+// (--ip6, requested) or the next free one, with the gateway and prefix.
+struct Ipv6Endpoint {
+  std::string ip, gateway;
+  int prefix = 0;
+};
+
+Result<Ipv6Endpoint> take_ipv6(storage::Db& db, const NetworkConfig& n, const std::string& id,
+                               const std::string& requested) {
+  if (!n.ipv6) {
+    if (requested.empty()) return Ipv6Endpoint{};
+    return Error::invalid("user specified IPv6 address " + requested + ": network " + n.name +
+                          " has no IPv6 (create it with --ipv6)");
+  }
+  Ipv6Endpoint ep;
+  ep.ip = requested.empty() ? TRY(take_address(db, n, id, true)) : TRY(take_requested(db, n, id, requested, true));
+  ep.gateway = n.gateway6;
+  ep.prefix = TRY(network::parse_cidr6(n.subnet6)).prefix;
+  return ep;
 }
 
 // The addresses a running container has on a network (none, IPv4, or IPv4 and IPv6).
@@ -279,13 +263,9 @@ Result<ContainerState::Endpoint> attach_endpoint(Engine& e, const Container& c, 
   if (!cidr) return fail(std::move(cidr).error());
   ep.prefix_len = cidr->prefix;
   ep.mac = network::mac_for_ipv4(ep.ip).value_or("");
-  if (n.ipv6) {
-    auto ip6 = take_address(e.store().db(), n, c.id, true);
-    if (!ip6) return fail(std::move(ip6).error());
-    ep.ip6 = *ip6;
-    ep.gateway6 = n.gateway6;
-    ep.prefix_len6 = network::parse_cidr6(n.subnet6).value_or(network::Ipv6Cidr{}).prefix;
-  }
+  auto v6 = take_ipv6(e.store().db(), n, c.id, "");
+  if (!v6) return fail(std::move(v6).error());
+  std::tie(ep.ip6, ep.gateway6, ep.prefix_len6) = std::tuple(v6->ip, v6->gateway, v6->prefix);
   network::VethConfig v{.host_if = more_if_name(c.id, index),
                         .netns_fd = ns_fd,
                         .peer_name = ep.interface,
@@ -377,17 +357,9 @@ Result<NetworkAttachment> setup_network(Engine& e, Container& c) {
   a.gateway = n.gateway;
   a.prefix_len = TRY(network::parse_cidr(n.subnet)).prefix;
   a.mac = network::mac_for_ipv4(a.ip).value_or("");
-  if (!c.spec.ip6.empty() && !n.ipv6)
-    return cleanup(Error::invalid("user specified IPv6 address " + c.spec.ip6 + ": network " + n.name +
-                                  " has no IPv6 (create it with --ipv6)"));
-  if (n.ipv6) {
-    auto ip6 = c.spec.ip6.empty() ? take_address(e.store().db(), n, c.id, true)
-                                  : take_requested(e.store().db(), n, c.id, c.spec.ip6, true);
-    if (!ip6) return cleanup(std::move(ip6).error());
-    a.ip6 = *ip6;
-    a.gateway6 = n.gateway6;
-    a.prefix_len6 = network::parse_cidr6(n.subnet6).value_or(network::Ipv6Cidr{}).prefix;
-  }
+  auto v6 = take_ipv6(e.store().db(), n, c.id, c.spec.ip6);
+  if (!v6) return cleanup(std::move(v6).error());
+  std::tie(a.ip6, a.gateway6, a.prefix_len6) = std::tuple(v6->ip, v6->gateway, v6->prefix);
   UniqueFd ns = TRY(open_fd(path, O_RDONLY | O_CLOEXEC));
   network::VethConfig v{.host_if = host_if_name(c.id),
                         .netns_fd = ns.get(),
@@ -485,7 +457,7 @@ Status teardown_network(Engine& e, const Container& c) {
     if (!s && first) first = std::move(s);
   };
   if (!c.state.ports.empty() || c.spec.publish_all || !c.spec.ports.empty())
-    keep(network::remove_port_mappings(c.id.substr(0, 12)));
+    keep(network::remove_port_mappings(c.id.substr(0, 12), !c.state.ipv6_address.empty()));
   retract(e, c, c.spec.network, c.state.ip_address, c.state.ipv6_address);
   for (const auto& ep : c.state.more_endpoints) retract(e, c, ep.network, ep.ip, ep.ip6);
   // Unmounting the namespace destroys the veth pair with it (in the kernel's cleanup

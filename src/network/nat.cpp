@@ -70,7 +70,7 @@ using Build =
 Status transact(const Build& build, bool with_filter, const std::string& what,
                 const std::string& family = "ip") {
   for (int attempt = 1;; ++attempt) {
-    nftcmd::Listing ours = TRY_CTX(list_table(family + " berth"), what);
+    nftcmd::Listing ours = TRY_CTX(list_table(nftcmd::table_for(family)), what);
     nftcmd::Listing filter;
     if (with_filter) filter = TRY_CTX(list_table(family + " filter"), what);
     std::string cmds = TRY_CTX(build(ours, filter), what);
@@ -91,22 +91,22 @@ Status ensure_network_rules(const std::string& bridge_if, const std::string& sub
     if (!looks_ipv6(subnet6)) return Error::invalid("not an IPv6 subnet", shown_value(subnet6));
     rules6 = TRY(nftcmd::network_rules(bridge_if, subnet6));
   }
-  auto for_family = [&](const std::string& family, const std::string& table, const std::string& body) {
-    return [&, family, table, body](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
+  auto for_family = [&](const std::string& family, const std::string& body) {
+    return [&, family, body](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
       std::string cmds =
           nftcmd::delete_rules(ours.with_comment(nftcmd::network_comment(bridge_if))) +
           nftcmd::delete_rules(filter.with_comment(nftcmd::filter_comment(bridge_if))) +
-          nftcmd::base_table(table) + body;
+          nftcmd::base_table(nftcmd::table_for(family)) + body;
       std::string chain = filter_chain_for(filter);
       if (!chain.empty()) cmds += TRY(nftcmd::filter_accept_rules(chain, bridge_if, family));
       return cmds;
     };
   };
-  TRY(transact(for_family("ip", nftcmd::kTable, rules), true, "set up rules of network " + bridge_if));
+  TRY(transact(for_family("ip", rules), true, "set up rules of network " + bridge_if));
   TRY(enable_ip_forward());
   TRY(enable_route_localnet(bridge_if));
   if (subnet6.empty()) return ok();
-  TRY(transact(for_family("ip6", nftcmd::kTable6, rules6), true,
+  TRY(transact(for_family("ip6", rules6), true,
                "set up IPv6 rules of network " + bridge_if, "ip6"));
   return enable_ipv6_forward();
 }
@@ -125,34 +125,37 @@ Status remove_network_rules(const std::string& bridge_if) {
 
 Status add_port_mappings(const std::string& container_key, const std::string& container_ip,
                          const std::vector<PortMapping>& mappings, const std::string& container_ip6) {
-  std::vector<std::pair<std::string, const char*>> targets = {{container_ip, nftcmd::kTable}};
-  if (!container_ip6.empty()) targets.emplace_back(container_ip6, nftcmd::kTable6);
-  for (const auto& [ip, table] : targets) {
+  std::vector<std::pair<std::string, const char*>> targets = {{container_ip, "ip"}};
+  if (!container_ip6.empty()) targets.emplace_back(container_ip6, "ip6");
+  for (const auto& [ip, family] : targets) {
     std::string rules = TRY(nftcmd::port_rules(container_key, ip, mappings));
-    std::string base = nftcmd::base_table(table);
+    std::string base = nftcmd::base_table(nftcmd::table_for(family));
     TRY(transact(
         [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
           return nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key))) +
                  base + rules;
         },
-        false, "publish ports of " + container_key, table == nftcmd::kTable ? "ip" : "ip6"));
+        false, "publish ports of " + container_key, family));
   }
   return ok();
 }
 
-Status remove_port_mappings(const std::string& container_key) {
+Status remove_port_mappings(const std::string& container_key, bool ipv6) {
   TRY(check_key(container_key));
-  for (const char* family : {"ip", "ip6"})
+  std::vector<std::string> families = {"ip"};
+  if (ipv6) families.push_back("ip6");
+  for (const auto& family : families) {
     TRY(transact(
         [&](const nftcmd::Listing& ours, const nftcmd::Listing&) -> Result<std::string> {
           std::string cmds =
               nftcmd::delete_rules(ours.with_comment(nftcmd::container_comment(container_key)));
           std::string chain = nftcmd::container_chain(container_key);
           if (ours.has_chain(chain))
-            cmds += std::string("delete chain ") + family + " berth " + chain + "\n";
+            cmds += std::string("delete chain ") + nftcmd::table_for(family) + " " + chain + "\n";
           return cmds;
         },
         false, "unpublish ports of " + container_key, family));
+  }
   return ok();
 }
 
@@ -162,7 +165,7 @@ Status reset_all() {
         [&](const nftcmd::Listing& ours, const nftcmd::Listing& filter) -> Result<std::string> {
           std::string cmds =
               nftcmd::delete_rules(filter.with_comment_prefix(nftcmd::filter_comment("")));
-          if (ours.table_found) cmds += std::string("delete table ") + family + " berth\n";
+          if (ours.table_found) cmds += std::string("delete table ") + nftcmd::table_for(family) + "\n";
           return cmds;
         },
         true, "reset berth's nftables rules", family));

@@ -40,8 +40,10 @@ Status remove_network_rules(const std::string& bridge_if);
 Status add_port_mappings(const std::string& container_key, const std::string& container_ip,
                          const std::vector<PortMapping>& mappings,
                          const std::string& container_ip6 = "");
-// Removes the container's mappings; none is not an error.
-Status remove_port_mappings(const std::string& container_key);
+// Removes the container's mappings (with ipv6, those in `ip6 berth` too: a container without an
+// IPv6 address has none there, and listing a table costs libnftables' start-up); none is not an
+// error.
+Status remove_port_mappings(const std::string& container_key, bool ipv6 = true);
 
 // Deletes the whole berth table and berth's rules in iptables-nft's chains.
 Status reset_all();
@@ -53,5 +55,8 @@ Result<std::string> show_table(const std::string& family, const std::string& nam
 // Fails with "port is already allocated: 0.0.0.0:8080/tcp" when a socket is bound to the
 // port (tried by binding one). host_ip "" means 0.0.0.0.
 Status check_host_port_free(const std::string& host_ip, uint16_t port, const std::string& proto);
+// A free host port on host_ip ("" = 0.0.0.0) from the kernel's ephemeral range, as docker picks
+// for -P and -p 80.
+Result<uint16_t> pick_free_port(const std::string& host_ip, const std::string& proto);
 
 }  // namespace berth::network

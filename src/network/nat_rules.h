@@ -14,6 +14,10 @@ namespace berth::network::nftcmd {
 inline constexpr char kTable[] = "ip berth";
 // IPv6 networks' rules: the same chains in a table of family ip6.
 inline constexpr char kTable6[] = "ip6 berth";
+// Our table of an nftables family: kTable for "ip", kTable6 for "ip6".
+inline const char* table_for(const std::string& family) {
+  return family == "ip6" ? kTable6 : kTable;
+}
 
 // A rule somewhere in nftables, by handle.
 struct RuleRef {

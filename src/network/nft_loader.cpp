@@ -8,15 +8,11 @@
 
 namespace {
 
-void* libnftables() {
-  static void* handle =
-      berth::open_library_or_die("libnftables.so.1", "libnftables", "install libnftables1");
-  return handle;
-}
+constinit berth::LazyLibrary libnftables{"libnftables.so.1", "libnftables", "install libnftables1"};
 
 template <typename F>
 F real(const char* name) {
-  return berth::symbol_or_die<F>(libnftables(), "libnftables", name);
+  return libnftables.symbol<F>(name);
 }
 
 }  // namespace

@@ -16,15 +16,12 @@
 
 namespace {
 
-void* libcurl() {
-  static void* handle = berth::open_library_or_die(
-      "libcurl.so.4", "libcurl", "install libcurl4 (Debian: apt-get install libcurl4)");
-  return handle;
-}
+constinit berth::LazyLibrary libcurl{"libcurl.so.4", "libcurl", "install libcurl4 (Debian: apt-get install libcurl4)",
+                           ": a libcurl 7.71 or newer is needed"};
 
 template <typename F>
 F real(const char* name) {
-  return berth::symbol_or_die<F>(libcurl(), "libcurl", name, ": a libcurl 7.71 or newer is needed");
+  return libcurl.symbol<F>(name);
 }
 
 }  // namespace
