@@ -92,6 +92,13 @@ std::string find_ldconfig(int root_fd) {
 
 [[noreturn]] void exec_ldconfig(int root_fd, const std::string& exe) {
   if (::fchdir(root_fd) < 0 || ::chroot(".") < 0 || ::chdir("/") < 0) ::_exit(126);
+  // Nothing of the caller's reaches the image's program: when the hook runs inside the
+  // container's init (runtime/hooks.h) that holds sockets and host folders.
+  ::syscall(SYS_close_range, 3U, ~0U, 0U);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
   // Root without capabilities: it can write root-owned files of the rootfs, nothing more.
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   for (int cap = 0; cap <= CAP_LAST_CAP; cap++) ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <ctime>
 
 #include "base/fd.h"
+#include "base/file.h"
+#include "gpu/hook.h"
 #include "sys/process.h"
 
 namespace berth::runtime {
@@ -93,6 +96,34 @@ Status run_hook(const oci::Hook& hook, const std::string& state_json, const char
 Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state_json,
                  const char* kind) {
   for (const auto& h : hooks) TRY(run_hook(h, state_json, kind));
+  return ok();
+}
+
+bool is_own_gpu_hook(const oci::Hook& hook) {
+  if (hook.args.size() < 2 || hook.args[1] != "gpu-hook") return false;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return false;
+  std::string exe(self, static_cast<size_t>(n));
+  std::string ours = path_join(dirname_of(exe), "berth-runtime");
+  struct stat a, b;
+  return ::stat(hook.path.c_str(), &a) == 0 && ::stat(ours.c_str(), &b) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+Status run_create_container_hooks(const std::vector<oci::Hook>& hooks,
+                                  const std::string& state_json, const std::string& rootfs) {
+  for (const auto& h : hooks) {
+    if (!is_own_gpu_hook(h)) {
+      TRY(run_hook(h, state_json, "createContainer"));
+      continue;
+    }
+    std::string what = "createContainer hook " + h.path + " gpu-hook";
+    auto req = gpu::parse_hook_args({h.args.begin() + 2, h.args.end()});
+    if (!req) return std::move(req).error().context(what);
+    Status st = gpu::run_gpu_hook(*req, rootfs);
+    if (!st) return std::move(st).error().context(what);
+  }
   return ok();
 }
 

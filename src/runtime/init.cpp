@@ -311,8 +311,8 @@ Status setup_container(const InitConfig& cfg, const sys::SyncSocket& s, int64_t*
   if (cfg.want_hooks_point) {
     if (!sys::send_simple(s, sys::MsgType::kHooksPoint)) return Error(EPIPE, "signal hooks point");
     TRY(expect_continue(s, host_pid));
-    TRY(run_hooks(cfg.spec->hooks.create_container, hook_state(cfg, *host_pid, "created"),
-                  "createContainer"));
+    TRY(run_create_container_hooks(cfg.spec->hooks.create_container,
+                                   hook_state(cfg, *host_pid, "created"), cfg.rootfs));
   }
   TRY(switch_root(rc));
   if (cfg.process->terminal) TRY(setup_terminal(s, true));
