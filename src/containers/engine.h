@@ -24,6 +24,7 @@
 #include "base/fd.h"
 #include "containers/container.h"
 #include "gpu/discover.h"
+#include "gpu/mount_layer.h"
 #include "images/store.h"
 #include "oci/spec.h"
 #include "runtime/runtime.h"
@@ -136,7 +137,9 @@ class Engine {
 
   // The rootfs overlay at rootfs_path(id) (commit, cp and export of a stopped container
   // mount it; a running one has it mounted). release_rootfs unmounts it.
-  Status prepare_rootfs(Container& c);
+  // gpu_layer: the mount points of its GPU files as one more read-only layer on top, when
+  // it fits the image (gpu/mount_layer.h).
+  Status prepare_rootfs(Container& c, const gpu::MountLayer* gpu_layer = nullptr);
   Status release_rootfs(const Container& c);
 
  private:

@@ -196,7 +196,8 @@ static Status prepare_ipc(Engine& e, const Container& c, SpecInputs& in) {
 }
 
 // Everything up to the runtime: rootfs, volumes, network, /etc files, config.json.
-static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
+static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net,
+                             const gpu::ContainerEdits& devices) {
   bool changed = false;
   std::string etc_dir = net.shared_etc_dir.empty() ? e.container_dir(c.id) : net.shared_etc_dir;
   std::vector<oci::Mount> mounts = TRY(assemble_mounts(e, c, &changed, etc_dir));
@@ -240,8 +241,6 @@ static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net) {
     if (h) with_home.spec.hostname = std::string(trim(*h));
   }
   oci::Spec spec = TRY(build_oci_spec(with_home, in));
-  gpu::ContainerEdits devices =
-      TRY(gpu_edits(e.options(), s, path_join(e.run_dir(c.id), "nvidia-params")));
   if (!devices.empty())
     TRY(gpu::apply(devices, spec, gpu::host_stat(),
                    sys::rootless() ? gpu::DeviceMode::bind : gpu::DeviceMode::create));
@@ -521,10 +520,14 @@ Status Engine::start(Container& c, const StartOptions& o) {
     return err.context("start container " + c.name);
   };
   warm_cgroup_moves();
-  if (Status s = prepare_rootfs(c); !s) return undo(std::move(s).error());
+  // GPU and CDI edits come first: the mount points of their files are a layer of the rootfs.
+  auto devices = gpu_edits(options(), c.spec, path_join(run_dir(c.id), "nvidia-params"));
+  if (!devices) return undo(std::move(devices).error());
+  gpu::MountLayer layer = gpu::MountLayer::of(*devices, is_directory);
+  if (Status s = prepare_rootfs(c, &layer); !s) return undo(std::move(s).error());
   auto net = setup_network(*this, c);
   if (!net) return undo(std::move(net).error());
-  if (Status s = prepare_bundle(*this, c, *net); !s) return undo(std::move(s).error());
+  if (Status s = prepare_bundle(*this, c, *net, *devices); !s) return undo(std::move(s).error());
   Status spawned = spawn_monitor(c, !o.hold);
   end_cgroup_warmup();
   if (!spawned) return undo(std::move(spawned).error());
@@ -746,9 +749,12 @@ Status Engine::on_exited(const std::string& id, int hook_fd) {
 }
 
 Status Engine::restart_in_hook(Container& c, int hook_fd) {
-  TRY(prepare_rootfs(c));
+  gpu::ContainerEdits devices =
+      TRY(gpu_edits(options(), c.spec, path_join(run_dir(c.id), "nvidia-params")));
+  gpu::MountLayer layer = gpu::MountLayer::of(devices, is_directory);
+  TRY(prepare_rootfs(c, &layer));
   NetworkAttachment net = TRY(setup_network(*this, c));
-  TRY(prepare_bundle(*this, c, net));
+  TRY(prepare_bundle(*this, c, net, devices));
   Stdio io = TRY(make_pipes(c.spec));
   UniqueFd console = TRY(create_process(*this, c, io));
   auto st = TRY(runtime_.state(c.id));  // before the start: see run_monitor_child

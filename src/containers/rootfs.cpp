@@ -84,7 +84,47 @@ Status mount_overlay(const std::vector<std::string>& lowers, const std::string& 
   return mount_overlay_fsconfig(lowers, upper, work, target);
 }
 
-Status Engine::prepare_rootfs(Container& c) {
+// The GPU mount layer (gpu/mount_layer.h) is planned per image: the first fresh container of
+// an image with a given set of GPU files runs without it, and once its rootfs is mounted the
+// layer's paths are resolved in it (the image's merged view: its upper dir is still empty)
+// and the result kept as RUNROOT/gpu/layers/plans/<image>-<layer name>: the resolved
+// manifest, or "none" where the image leaves no layer possible.
+static std::string gpu_plan_path(const std::string& layers_dir, std::string image_id,
+                                 const gpu::MountLayer& layer) {
+  for (char& ch : image_id)
+    if (ch == ':' || ch == '/') ch = '-';
+  return path_join(path_join(layers_dir, "plans"), image_id + "-" + layer.name());
+}
+
+// The tree of the planned layer, or "" (no plan yet, no layer, or one that no longer fits
+// the container's upper dir).
+static std::string gpu_layer_tree(const std::string& plan, const std::string& layers_dir,
+                                  const std::string& upper) {
+  if (plan == "none\n") return "";
+  auto layer = gpu::MountLayer::parse(plan);
+  if (!layer) log::debug(layer.error().message());
+  if (!layer || layer->empty()) return "";
+  auto tree = layer->ensure(layers_dir);
+  if (!tree) {
+    log::debug("GPU mount layer: " + tree.error().message());
+    return "";
+  }
+  if (tree->empty() || !layer->fits(upper)) return "";
+  return *tree;
+}
+
+static void plan_gpu_layer(const gpu::MountLayer& layer, const std::string& rootfs,
+                           const std::string& plan_file) {
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return;
+  auto resolved = layer.resolve(root.get());
+  if (!resolved) log::debug("GPU mount layer: " + resolved.error().message());
+  std::string text = resolved && !resolved->empty() ? resolved->manifest() : "none\n";
+  if (mkdir_all(dirname_of(plan_file), 0755))
+    (void)write_file_atomic(plan_file, text, 0644, Durability::volatile_ok);
+}
+
+Status Engine::prepare_rootfs(Container& c, const gpu::MountLayer* gpu_layer) {
   std::string dir = container_dir(c.id), target = rootfs_path(c.id);
   TRY(mkdir_all(path_join(dir, "upper"), 0755));
   TRY(mkdir_all(path_join(dir, "work"), 0700));
@@ -94,6 +134,17 @@ Status Engine::prepare_rootfs(Container& c) {
   auto layers = TRY(store_.db().image_layers(c.image_id));
   for (auto it = layers.rbegin(); it != layers.rend(); ++it)
     lowers.push_back(TRY(store_.layers().lower_dir(it->chain_id)));
+  std::string plan_to_make;
+  if (gpu_layer && !gpu_layer->empty()) {
+    std::string layers_dir = path_join(opts_.runroot, "gpu/layers");
+    std::string plan_file = gpu_plan_path(layers_dir, c.image_id, *gpu_layer);
+    if (auto plan = read_file(plan_file, 4u << 20)) {
+      std::string tree = gpu_layer_tree(*plan, layers_dir, path_join(dir, "upper"));
+      if (!tree.empty()) lowers.insert(lowers.begin(), tree);
+    } else if (list_dir(path_join(dir, "upper")).value_or({"?"}).empty()) {
+      plan_to_make = plan_file;
+    }
+  }
   if (lowers.empty()) {  // an image with no layers (FROM scratch, import of an empty tar)
     std::string empty = path_join(dir, "empty");
     TRY(mkdir_all(empty, 0755));
@@ -101,6 +152,7 @@ Status Engine::prepare_rootfs(Container& c) {
   }
   Status s = mount_overlay(lowers, path_join(dir, "upper"), path_join(dir, "work"), target);
   if (!s) return std::move(s).error().context("mount the container's rootfs");
+  if (!plan_to_make.empty()) plan_gpu_layer(*gpu_layer, target, plan_to_make);
   return ok();
 }
 

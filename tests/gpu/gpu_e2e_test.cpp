@@ -203,6 +203,51 @@ TEST_F(Gpus, ClearErrors) {
   EXPECT_EQ(trim_end(berth({"ps", "-aq"}).out), "") << "nothing left behind";
 }
 
+// The mount points of the driver's files and the soname links come as one read-only layer
+// of the rootfs (gpu/mount_layer.h), planned on the first fresh GPU container of an image and
+// shared by the later ones: nothing of the driver is written to their upper dirs, so a commit
+// of a GPU container leaves it out.
+TEST_F(Gpus, DriverMountPointsComeAsALayerAndStayOutOfCommits) {
+  std::string layers = "grep -c /gpu/layers/ /proc/self/mountinfo";
+  Output first = in_container({"--gpus", "all"}, layers);
+  EXPECT_EQ(trim_end(first.out), "0") << "the first container plans the layer: " << first.err;
+  Output o = berth({"run", "--name", "g", "--network", "none", "--gpus", "all", "bb", "sh", "-c",
+                    layers + "; ls -l " + kLib + "libcuda.so.1; nvidia-smi -L"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(lines_of(o.out).at(0), "1") << "the rootfs has the layer: " << o.out;
+  EXPECT_NE(o.out.find("libcuda.so.1 -> libcuda.so." + std::string(kVersion)), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(gpus_[1].uuid), std::string::npos) << o.out;
+  ASSERT_EQ(berth({"commit", "g", "committed:1"}).status, 0);
+  Output c = berth({"run", "--rm", "--network", "none", "committed:1", "sh", "-c",
+                    "ls /usr/lib /usr/bin/nvidia-smi /lib/firmware /tmp/nvidia-mps 2>&1 | grep -c 'No such file'"});
+  EXPECT_EQ(trim_end(c.out), "4") << "no driver leftovers in the image: " << c.out << c.err;
+  // A restart keeps it.
+  Output again = berth({"start", "-a", "g"});
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(lines_of(again.out).at(0), "1") << again.out;
+  EXPECT_TRUE(std::filesystem::is_directory(env_.runroot() + "/gpu/layers/plans"));
+  // system reset takes the layers with the containers.
+  Output reset = berth({"system", "reset", "-f"});
+  EXPECT_EQ(reset.status, 0) << reset.err;
+  EXPECT_FALSE(std::filesystem::exists(env_.runroot() + "/gpu")) << reset.out;
+}
+
+// A merged-/usr image (/usr/lib a symlink): the layer's paths follow the image's symlinks, so
+// it never puts a folder over one (that would hide the image's libraries).
+TEST_F(Gpus, LayerFollowsTheImagesSymlinks) {
+  ASSERT_EQ(berth({"run", "--name", "base", "--network", "none", "bb", "sh", "-c",
+                   "mkdir -p /usr/lib64 && echo mine > /usr/lib64/own && ln -s lib64 /usr/lib"}).status, 0);
+  ASSERT_EQ(berth({"commit", "base", "merged:1"}).status, 0);
+  std::string script = "readlink /usr/lib; cat /usr/lib/own; test -f /usr/lib64/x86_64-linux-gnu/libcuda.so." +
+                       std::string(kVersion) + " && readlink /usr/lib64/x86_64-linux-gnu/libcuda.so.1; "
+                       "grep -c /gpu/layers/ /proc/self/mountinfo";
+  std::string want = "lib64\nmine\nlibcuda.so." + std::string(kVersion) + "\n";
+  for (const char* layer : {"0", "1"}) {  // planned by the first, used by the second
+    Output o = berth({"run", "--rm", "--network", "none", "--gpus", "all", "merged:1", "sh", "-c", script});
+    EXPECT_EQ(o.out, want + layer + "\n") << o.err;
+  }
+}
+
 // build --gpus: RUN steps see the GPUs (docker's classic builder cannot), and the image keeps
 // what the step wrote but nothing of the host's driver (mount placeholders, hook links, the
 // loader cache the hook rewrote).

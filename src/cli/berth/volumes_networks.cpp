@@ -754,8 +754,11 @@ void remove_volumes(ResetLog& log, containers::Engine& e) {
 // Folders of containers and volumes, unless something is still mounted beneath (then
 // removing them would reach into that mount).
 void remove_folders(ResetLog& log, containers::Engine& e) {
+  // RUNROOT/gpu: the CUDA versions cached and the GPU mount-point layers (no container left
+  // to use them).
   for (const auto& dir : {path_join(e.runroot(), "containers"), path_join(e.runroot(), "runtime"),
-                          path_join(e.root(), "containers"), path_join(e.root(), "volumes")}) {
+                          path_join(e.runroot(), "gpu"), path_join(e.root(), "containers"),
+                          path_join(e.root(), "volumes")}) {
     if (!path_exists(dir)) continue;
     if (!mounts_under({real_path(dir)}).empty()) {
       log.fail(Error::invalid("kept " + dir + ": something is still mounted under it"));
