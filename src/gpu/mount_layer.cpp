@@ -114,7 +114,9 @@ Result<std::string> fd_target(int fd) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-Result<Resolved> resolve_dir(int root_fd, const std::string& root_real, const std::string& dir) {
+Result<Resolved> resolve_dir(int root_fd, const std::string& root_real, const std::string& dir,
+                             int depth = 0) {
+  if (depth > 40) return Error(ELOOP, "GPU mount layer: too many symlinks resolving " + dir);
   auto fd = sys::open_in_root(root_fd, dir, O_PATH | O_DIRECTORY);
   if (fd) {
     std::string real = TRY(fd_target(fd->get()));
@@ -124,14 +126,23 @@ Result<Resolved> resolve_dir(int root_fd, const std::string& root_real, const st
     return Resolved{real.substr(root_real.size()), true};
   }
   if (fd.error().code() != ENOENT || dir == "/") return std::move(fd).error();
-  Resolved parent = TRY(resolve_dir(root_fd, root_real, dirname_of(dir)));
+  Resolved parent = TRY(resolve_dir(root_fd, root_real, dirname_of(dir), depth + 1));
   std::string name = basename_of(dir);
   if (parent.exists) {
-    // Missing because it is not there at all, or a dangling symlink: only the first is ours.
+    // Missing because it is not there, or a symlink to what is not there yet (a merged-/usr
+    // image without /usr/lib: /lib -> usr/lib): then its target, which the runtime reaches
+    // once an earlier mount has made the folder.
     UniqueFd pfd = TRY(sys::open_in_root(root_fd, parent.path, O_PATH | O_DIRECTORY));
     struct stat st;
-    if (::fstatat(pfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
-      return Error(ENOENT, "GPU mount layer: " + dir + " is a dangling symlink in the image");
+    if (::fstatat(pfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (!S_ISLNK(st.st_mode)) return Error(ENOTDIR, "GPU mount layer: " + dir + " is not a folder");
+      char buf[4096];
+      ssize_t n = ::readlinkat(pfd.get(), name.c_str(), buf, sizeof buf - 1);
+      if (n <= 0) return sys_error("readlink", dir);
+      std::string target(buf, static_cast<size_t>(n));
+      std::string next = clean_path(target[0] == '/' ? target : parent.path + "/" + target);
+      return resolve_dir(root_fd, root_real, next, depth + 1);
+    }
   }
   return Resolved{path_join(parent.path, name), false};
 }

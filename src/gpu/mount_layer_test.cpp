@@ -162,6 +162,7 @@ class LayerRoot : public LayerDir {
     std::ofstream(root_ / "etc/file") << "not a folder";
     fs::create_directory_symlink("/", root_ / "opt");           // hostile: absolute, to /
     fs::create_directory_symlink("/nonexistent", root_ / "srv");  // dangling
+    fs::create_directory_symlink("usr/lib32", root_ / "lib32");  // dangling, relative
     fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     ASSERT_GE(fd_, 0);
   }
@@ -184,18 +185,24 @@ TEST_F(LayerRoot, ResolveFollowsTheImagesSymlinksAndKeepsWhatItHas) {
       "l /lib/x86_64-linux-gnu/libcuda.so.1 libcuda.so.550\n"
       "f /lib/x86_64-linux-gnu/libcuda.so.550\n"
       "l /lib/x86_64-linux-gnu/libnvidia-ml.so.1 libnvidia-ml.so.550\n"
+      "f /lib32/x/y\n"
       "f /opt/inside\n"
+      "f /srv/x\n"
       "d /tmp/nvidia-mps\n"
       "f /usr/bin/nvidia-smi\n");
   ASSERT_TRUE(r.ok()) << r.error().message();
   // libcuda.so.1 is the image's file (kept, no link); nvidia-smi exists (no placeholder);
   // the image's old symlink is replaced, as the hook would; /opt -> / stays inside the root.
+  // A dangling symlink leads to its target (srv -> /nonexistent), as the runtime's lookups
+  // do once the folder exists.
   EXPECT_EQ(r->manifest(),
             "f /inside\n"
+            "f /nonexistent/x\n"
             "d /tmp/nvidia-mps\n"
             "f /usr/lib/firmware/nvidia/550/gsp.bin\n"
             "f /usr/lib/x86_64-linux-gnu/libcuda.so.550\n"
-            "l /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 libnvidia-ml.so.550\n");
+            "l /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 libnvidia-ml.so.550\n"
+            "f /usr/lib32/x/y\n");
   // The tree of the resolved layer never holds a folder where the image has a symlink.
   auto tree = r->ensure((dir_ / "layers").string());
   ASSERT_TRUE(tree.ok()) << tree.error().message();
@@ -204,7 +211,9 @@ TEST_F(LayerRoot, ResolveFollowsTheImagesSymlinksAndKeepsWhatItHas) {
 }
 
 TEST_F(LayerRoot, ResolveRefusesWhatItCannotPlace) {
-  EXPECT_FALSE(resolve("f /srv/x\n").ok()) << "a dangling symlink";
+  fs::create_directory_symlink("loop2", root_ / "loop1");
+  fs::create_directory_symlink("loop1", root_ / "loop2");
+  EXPECT_FALSE(resolve("f /loop1/x\n").ok()) << "a symlink loop";
   EXPECT_FALSE(resolve("f /etc/file/x\n").ok()) << "a file where a folder is needed";
   auto empty = resolve("f /usr/bin/nvidia-smi\n");
   ASSERT_TRUE(empty.ok());
