@@ -4,8 +4,9 @@
 // Input: the file's bytes. Checks beyond "no crash":
 //  - an accepted manifest prints back to the very same text (it is canonical, so a layer's
 //    name always matches its content);
-//  - every accepted path is absolute, clean and not "/", and no entry lies inside another's
-//    folder chain twice; a link's target is one file name (no '/', not "." or "..");
+//  - every accepted path is absolute, clean and not "/"; nothing lies inside an entry that is
+//    not a folder of the image ('p'); a link's target is one file name (no '/', space, "."
+//    or ".."); a folder's mode fits in 07777;
 //  - errors are one line starting "GPU mount layer manifest: ".
 #include <cstdint>
 #include <string>
@@ -35,6 +36,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                           e.target == "." || e.target == ".."))
       berth::fuzz::fail(kTarget, "bad link target accepted", e.target);
     if (e.type != 'l' && !e.target.empty()) berth::fuzz::fail(kTarget, "target on a non-link", path);
+    if (e.mode > 07777) berth::fuzz::fail(kTarget, "mode out of range", path);
+    for (std::string dir = berth::dirname_of(path); dir != "/"; dir = berth::dirname_of(dir))
+      if (auto it = layer->entries().find(dir); it != layer->entries().end() && it->second.type != 'p')
+        berth::fuzz::fail(kTarget, "an entry inside a non-folder", path);
   }
   return 0;
 }

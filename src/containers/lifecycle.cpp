@@ -35,6 +35,7 @@
 #include "containers/rootfs_parts.h"
 #include "containers/spec_parts.h"
 #include "oci/spec_json.h"
+#include "runtime/hooks.h"
 #include "runtime/rootless.h"
 #include "sys/ns.h"
 #include "sys/process.h"
@@ -196,6 +197,12 @@ static Status prepare_ipc(Engine& e, const Container& c, SpecInputs& in) {
 }
 
 // Everything up to the runtime: rootfs, volumes, network, /etc files, config.json.
+// Whether a hook of the GPU/CDI edits is berth's own gpu-hook (runtime/hooks.h): only its
+// links go into the GPU mount layer.
+static bool own_gpu_hook(const gpu::HookEdit& h) {
+  return runtime::is_own_gpu_hook(oci::Hook{.path = h.path, .args = h.args, .env = {}, .timeout = {}});
+}
+
 static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net,
                              const gpu::ContainerEdits& devices) {
   bool changed = false;
@@ -523,7 +530,7 @@ Status Engine::start(Container& c, const StartOptions& o) {
   // GPU and CDI edits come first: the mount points of their files are a layer of the rootfs.
   auto devices = gpu_edits(options(), c.spec, path_join(run_dir(c.id), "nvidia-params"));
   if (!devices) return undo(std::move(devices).error());
-  gpu::MountLayer layer = gpu::MountLayer::of(*devices, is_directory);
+  gpu::MountLayer layer = gpu::MountLayer::of(*devices, is_directory, own_gpu_hook);
   if (Status s = prepare_rootfs(c, &layer); !s) return undo(std::move(s).error());
   auto net = setup_network(*this, c);
   if (!net) return undo(std::move(net).error());
@@ -751,7 +758,7 @@ Status Engine::on_exited(const std::string& id, int hook_fd) {
 Status Engine::restart_in_hook(Container& c, int hook_fd) {
   gpu::ContainerEdits devices =
       TRY(gpu_edits(options(), c.spec, path_join(run_dir(c.id), "nvidia-params")));
-  gpu::MountLayer layer = gpu::MountLayer::of(devices, is_directory);
+  gpu::MountLayer layer = gpu::MountLayer::of(devices, is_directory, own_gpu_hook);
   TRY(prepare_rootfs(c, &layer));
   NetworkAttachment net = TRY(setup_network(*this, c));
   TRY(prepare_bundle(*this, c, net, devices));

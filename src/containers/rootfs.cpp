@@ -44,7 +44,7 @@ int sys_move_mount(int from, const char* from_path, int to, const char* to_path,
 // Many layers make a lowerdir= longer than mount(2)'s one page of options: add them one by
 // one with fsconfig's "lowerdir+" (Linux 6.8).
 Status mount_overlay_fsconfig(const std::vector<std::string>& lowers, const std::string& upper,
-                              const std::string& work, const std::string& target) {
+                              const std::string& work, const std::string& target, bool no_index) {
   UniqueFd fs(sys_fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fs) return sys_error("fsopen", "overlay");
   for (const auto& l : lowers)
@@ -54,6 +54,8 @@ Status mount_overlay_fsconfig(const std::vector<std::string>& lowers, const std:
     return sys_error("fsconfig upperdir", upper);
   if (sys_fsconfig(fs.get(), FSCONFIG_SET_STRING, "workdir", work.c_str(), 0) < 0)
     return sys_error("fsconfig workdir", work);
+  if (no_index && sys_fsconfig(fs.get(), FSCONFIG_SET_STRING, "index", "off", 0) < 0)
+    return sys_error("fsconfig index=off", target);
   if (sys::in_user_namespace() &&
       sys_fsconfig(fs.get(), FSCONFIG_SET_FLAG, "userxattr", nullptr, 0) < 0)
     return sys_error("fsconfig userxattr", target);
@@ -69,10 +71,11 @@ Status mount_overlay_fsconfig(const std::vector<std::string>& lowers, const std:
 }  // namespace
 
 Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper,
-                     const std::string& work, const std::string& target) {
+                     const std::string& work, const std::string& target, bool no_index) {
   std::string opts = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); ++i) opts += (i ? ":" : "") + lowers[i];
   opts += ",upperdir=" + upper + ",workdir=" + work;
+  if (no_index) opts += ",index=off";
   // In berth's rootless namespace overlay keeps its markers in user.overlay.* (the layers'
   // opaque directories were unpacked that way) and redirect_dir/metacopy are off.
   if (sys::in_user_namespace()) opts += ",userxattr";
@@ -81,14 +84,14 @@ Status mount_overlay(const std::vector<std::string>& lowers, const std::string& 
       return sys_error("mount overlay", target);
     return ok();
   }
-  return mount_overlay_fsconfig(lowers, upper, work, target);
+  return mount_overlay_fsconfig(lowers, upper, work, target, no_index);
 }
 
 // The GPU mount layer (gpu/mount_layer.h) is planned per image: the first fresh container of
 // an image with a given set of GPU files runs without it, and once its rootfs is mounted the
-// layer's paths are resolved in it (the image's merged view: its upper dir is still empty)
-// and the result kept as RUNROOT/gpu/layers/plans/<image>-<layer name>: the resolved
-// manifest, or "none" where the image leaves no layer possible.
+// layer's paths are resolved in it (the image's merged view: its upper dir is still empty).
+// The plan, RUNROOT/gpu/layers/plans/<image>-<layer name>, holds the layer's own manifest, a
+// line "--", and the resolved manifest or "none" where the image leaves no layer possible.
 static std::string gpu_plan_path(const std::string& layers_dir, std::string image_id,
                                  const gpu::MountLayer& layer) {
   for (char& ch : image_id)
@@ -96,12 +99,13 @@ static std::string gpu_plan_path(const std::string& layers_dir, std::string imag
   return path_join(path_join(layers_dir, "plans"), image_id + "-" + layer.name());
 }
 
-// The tree of the planned layer, or "" (no plan yet, no layer, or one that no longer fits
-// the container's upper dir).
-static std::string gpu_layer_tree(const std::string& plan, const std::string& layers_dir,
-                                  const std::string& upper) {
-  if (plan == "none\n") return "";
-  auto layer = gpu::MountLayer::parse(plan);
+// The tree of the planned layer, or "" (no layer, a plan of another layer under the same
+// name, or one that no longer fits the container's upper dir).
+static std::string gpu_layer_tree(const gpu::MountLayer& wanted, const std::string& plan,
+                                  const std::string& layers_dir, const std::string& upper) {
+  std::string head = wanted.manifest() + "--\n";
+  if (plan.compare(0, head.size(), head) != 0 || plan.substr(head.size()) == "none\n") return "";
+  auto layer = gpu::MountLayer::parse(plan.substr(head.size()));
   if (!layer) log::debug(layer.error().message());
   if (!layer || layer->empty()) return "";
   auto tree = layer->ensure(layers_dir);
@@ -118,8 +122,12 @@ static void plan_gpu_layer(const gpu::MountLayer& layer, const std::string& root
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return;
   auto resolved = layer.resolve(root.get());
-  if (!resolved) log::debug("GPU mount layer: " + resolved.error().message());
-  std::string text = resolved && !resolved->empty() ? resolved->manifest() : "none\n";
+  if (!resolved) {
+    log::debug("GPU mount layer: " + resolved.error().message());
+    if (gpu::MountLayer::transient(resolved.error())) return;  // the next fresh container tries again
+  }
+  std::string text = layer.manifest() + "--\n" +
+                     (resolved && !resolved->empty() ? resolved->manifest() : "none\n");
   if (mkdir_all(dirname_of(plan_file), 0755))
     (void)write_file_atomic(plan_file, text, 0644, Durability::volatile_ok);
 }
@@ -139,7 +147,7 @@ Status Engine::prepare_rootfs(Container& c, const gpu::MountLayer* gpu_layer) {
     std::string layers_dir = path_join(opts_.runroot, "gpu/layers");
     std::string plan_file = gpu_plan_path(layers_dir, c.image_id, *gpu_layer);
     if (auto plan = read_file(plan_file, 4u << 20)) {
-      std::string tree = gpu_layer_tree(*plan, layers_dir, path_join(dir, "upper"));
+      std::string tree = gpu_layer_tree(*gpu_layer, *plan, layers_dir, path_join(dir, "upper"));
       if (!tree.empty()) lowers.insert(lowers.begin(), tree);
     } else if (list_dir(path_join(dir, "upper")).value_or({"?"}).empty()) {
       plan_to_make = plan_file;
@@ -150,7 +158,10 @@ Status Engine::prepare_rootfs(Container& c, const gpu::MountLayer* gpu_layer) {
     TRY(mkdir_all(empty, 0755));
     lowers.push_back(empty);
   }
-  Status s = mount_overlay(lowers, path_join(dir, "upper"), path_join(dir, "work"), target);
+  // The lower stack of a GPU container changes between starts (with and without the layer):
+  // no index, which would tie the upper dir to the first stack it was mounted with.
+  bool gpu = gpu_layer && !gpu_layer->empty();
+  Status s = mount_overlay(lowers, path_join(dir, "upper"), path_join(dir, "work"), target, gpu);
   if (!s) return std::move(s).error().context("mount the container's rootfs");
   if (!plan_to_make.empty()) plan_gpu_layer(*gpu_layer, target, plan_to_make);
   return ok();

@@ -9,9 +9,10 @@
 
 namespace berth::containers {
 
-// An overlay at target: lowers top first.
+// An overlay at target: lowers top first. no_index: index=off, for an upper dir whose lower
+// stack changes between mounts.
 Status mount_overlay(const std::vector<std::string>& lowers, const std::string& upper,
-                     const std::string& work, const std::string& target);
+                     const std::string& work, const std::string& target, bool no_index = false);
 // ROOT/volumes/<name>/_data
 std::string volume_data_dir(const std::string& root, const std::string& name);
 // Makes the volume when it does not exist (name "" = a new anonymous one); returns its

@@ -94,7 +94,8 @@ std::string find_ldconfig(int root_fd) {
   if (::fchdir(root_fd) < 0 || ::chroot(".") < 0 || ::chdir("/") < 0) ::_exit(126);
   // Nothing of the caller's reaches the image's program: when the hook runs inside the
   // container's init (runtime/hooks.h) that holds sockets and host folders.
-  ::syscall(SYS_close_range, 3U, ~0U, 0U);
+  if (::syscall(SYS_close_range, 3U, ~0U, 0U) < 0)  // before Linux 5.9
+    for (int fd = 3; fd < 65536; fd++) ::close(fd);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

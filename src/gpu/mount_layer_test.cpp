@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -40,34 +41,37 @@ ContainerEdits sample_edits() {
                      .args = {"berth-runtime", "gpu-hook", "--link", kLib + "libcuda.so.1=libcuda.so.550",
                               "--folder", "/usr/lib/x86_64-linux-gnu"},
                      .env = {}, .timeout = std::nullopt});
-  // Another program's hook adds nothing.
+  // Another program's hook adds nothing, even one that calls itself gpu-hook.
   e.hooks.push_back({.hook_name = "createContainer", .path = "/bin/other",
                      .args = {"other", "--link", "/x/y=z"}, .env = {}, .timeout = std::nullopt});
+  e.hooks.push_back({.hook_name = "createContainer", .path = "/opt/vendor/hook",
+                     .args = {"hook", "gpu-hook", "--link", "/x/y=z"}, .env = {}, .timeout = std::nullopt});
   return e;
 }
 
 bool dir_if_mps(const std::string& p) { return p == "/host/tmp/nvidia-mps"; }
+bool own(const HookEdit& h) { return h.path == "/bin/berth-runtime"; }
 
 TEST(MountLayer, EntriesForBindMountsAndHookLinksWithTheirFolders) {
-  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps);
+  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps, own);
   EXPECT_EQ(l.manifest(),
             "d /tmp/nvidia-mps\n"
             "f /usr/bin/nvidia-smi\n"
             "l /usr/lib/x86_64-linux-gnu/libcuda.so.1 libcuda.so.550\n"
             "f /usr/lib/x86_64-linux-gnu/libcuda.so.550\n");
   EXPECT_EQ(l.name().size(), 16u);
-  EXPECT_TRUE(MountLayer::of(ContainerEdits{}, dir_if_mps).empty());
+  EXPECT_TRUE(MountLayer::of(ContainerEdits{}, dir_if_mps, own).empty());
 }
 
 TEST(MountLayer, ConflictingTypesGiveNoLayer) {
   ContainerEdits e = sample_edits();
   // A mount with others inside it.
   e.mounts.push_back({.host_path = "/f", .container_path = "/usr/lib", .type = "bind", .options = {}});
-  EXPECT_TRUE(MountLayer::of(e, dir_if_mps).empty());
+  EXPECT_TRUE(MountLayer::of(e, dir_if_mps, own).empty());
   ContainerEdits e2 = sample_edits();
   e2.hooks[0].args.push_back("--link");
   e2.hooks[0].args.push_back(kLib + "libcuda.so.550=elsewhere");  // a link over a mount point
-  EXPECT_TRUE(MountLayer::of(e2, dir_if_mps).empty());
+  EXPECT_TRUE(MountLayer::of(e2, dir_if_mps, own).empty());
 }
 
 class LayerDir : public ::testing::Test {
@@ -82,7 +86,7 @@ class LayerDir : public ::testing::Test {
 };
 
 TEST_F(LayerDir, EnsureMakesTheTreeOnceAndReusesIt) {
-  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps);
+  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps, own);
   auto tree = l.ensure((dir_ / "layers").string());
   ASSERT_TRUE(tree.ok()) << tree.error().message();
   ASSERT_FALSE(tree->empty());
@@ -101,7 +105,7 @@ TEST_F(LayerDir, EnsureMakesTheTreeOnceAndReusesIt) {
 }
 
 TEST_F(LayerDir, ConcurrentStartsShareOneTree) {
-  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps);
+  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps, own);
   std::vector<std::string> got(8);
   std::vector<std::thread> ts;
   for (size_t i = 0; i < got.size(); i++)
@@ -115,7 +119,7 @@ TEST_F(LayerDir, ConcurrentStartsShareOneTree) {
 }
 
 TEST_F(LayerDir, AForeignOrTornFolderUnderTheNameMeansNoLayer) {
-  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps);
+  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps, own);
   auto tree = l.ensure((dir_ / "layers").string());
   ASSERT_TRUE(tree.ok());
   fs::path base = fs::path(*tree).parent_path();
@@ -131,18 +135,22 @@ TEST_F(LayerDir, AForeignOrTornFolderUnderTheNameMeansNoLayer) {
 
 TEST_F(LayerDir, AFolderThatCannotBeMadeIsAnError) {
   std::ofstream(dir_ / "file") << "not a folder";
-  auto t = MountLayer::of(sample_edits(), dir_if_mps).ensure((dir_ / "file/layers").string());
+  auto t = MountLayer::of(sample_edits(), dir_if_mps, own).ensure((dir_ / "file/layers").string());
   EXPECT_FALSE(t.ok());
 }
 
 TEST(MountLayer, ManifestRoundTripsAndHostileOnesAreRefused) {
-  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps);
+  MountLayer l = MountLayer::of(sample_edits(), dir_if_mps, own);
   auto back = MountLayer::parse(l.manifest());
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(back->manifest(), l.manifest());
   EXPECT_TRUE(MountLayer::parse("").ok());
+  EXPECT_TRUE(MountLayer::parse("p /a 755 0 0\nf /a/b\ns /c\n").ok());
   for (const char* bad : {"x /a\n", "f a\n", "f /\n", "f /a/../b\n", "l /a\n", "l /a b/c\n", "l /a ..\n",
-                          "f /b\nf /a\n", "f /a b\n", "d  /a\n", "f /a", "f /a\n\nf\n"})
+                          "f /b\nf /a\n", "f /a b\n", "d  /a\n", "f /a", "f /a\n\nf\n",
+                          "p /a 17777 0 0\n", "p /a 755 -1 0\n", "p /a 755 0\n", "p /a 0x1 0 0\n",
+                          "p /a 755 4294967295 0\n", "s /a x\n", "f /a\nf /a/b\n", "s /a\nf /a/b\n",
+                          "l /a t\nd /a/b\n", "f /a\nf /a\n"})
     EXPECT_FALSE(MountLayer::parse(bad).ok()) << bad;
 }
 
@@ -179,6 +187,15 @@ class LayerRoot : public LayerDir {
   int fd_ = -1;
 };
 
+// "p PATH MODE UID GID" for a folder of the test root.
+std::string p_line(const fs::path& root, const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::lstat((root.string() + path).c_str(), &st), 0) << path;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "p %s %o %u %u\n", path.c_str(), st.st_mode & 07777, st.st_uid, st.st_gid);
+  return buf;
+}
+
 TEST_F(LayerRoot, ResolveFollowsTheImagesSymlinksAndKeepsWhatItHas) {
   auto r = resolve(
       "f /lib/firmware/nvidia/550/gsp.bin\n"
@@ -192,22 +209,55 @@ TEST_F(LayerRoot, ResolveFollowsTheImagesSymlinksAndKeepsWhatItHas) {
       "f /usr/bin/nvidia-smi\n");
   ASSERT_TRUE(r.ok()) << r.error().message();
   // libcuda.so.1 is the image's file (kept, no link); nvidia-smi exists (no placeholder);
-  // the image's old symlink is replaced, as the hook would; /opt -> / stays inside the root.
-  // A dangling symlink leads to its target (srv -> /nonexistent), as the runtime's lookups
-  // do once the folder exists.
+  // the image's old symlink is replaced, as the hook would; /opt -> / stays inside the root;
+  // a dangling symlink leads to its target (srv -> /nonexistent, lib32 -> usr/lib32), as the
+  // runtime's lookups do once the folder exists. The image's folders on the way keep their
+  // mode and owner; its symlinks on the way are recorded.
   EXPECT_EQ(r->manifest(),
             "f /inside\n"
+            "s /lib\n"
+            "s /lib32\n"
             "f /nonexistent/x\n"
-            "d /tmp/nvidia-mps\n"
-            "f /usr/lib/firmware/nvidia/550/gsp.bin\n"
-            "f /usr/lib/x86_64-linux-gnu/libcuda.so.550\n"
-            "l /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 libnvidia-ml.so.550\n"
-            "f /usr/lib32/x/y\n");
-  // The tree of the resolved layer never holds a folder where the image has a symlink.
+            "s /opt\n"
+            "s /srv\n"
+            "d /tmp/nvidia-mps\n" +
+                p_line(root_, "/usr") + p_line(root_, "/usr/bin") + p_line(root_, "/usr/lib") +
+                "f /usr/lib/firmware/nvidia/550/gsp.bin\n" + p_line(root_, "/usr/lib/x86_64-linux-gnu") +
+                "f /usr/lib/x86_64-linux-gnu/libcuda.so.550\n"
+                "l /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 libnvidia-ml.so.550\n"
+                "f /usr/lib32/x/y\n");
+  // The tree never holds a folder where the image has a symlink, and whatever the umask, its
+  // folders have the image's modes (new ones 0755).
+  mode_t old = ::umask(077);
+  auto tree = r->ensure((dir_ / "layers").string());
+  ::umask(old);
+  ASSERT_TRUE(tree.ok()) << tree.error().message();
+  fs::path t = *tree;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(t / "lib")));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(t / "opt")));
+  EXPECT_TRUE(fs::is_regular_file(t / "usr/lib/firmware/nvidia/550/gsp.bin"));
+  struct stat a, b;
+  ASSERT_EQ(::stat((t / "usr/lib").c_str(), &a), 0);
+  ASSERT_EQ(::stat((root_ / "usr/lib").c_str(), &b), 0);
+  EXPECT_EQ(a.st_mode, b.st_mode);
+  ASSERT_EQ(::stat((t / "tmp").c_str(), &a), 0);
+  EXPECT_EQ(a.st_mode & 07777, 0755u);
+  ASSERT_EQ(::stat((t / "usr/lib/x86_64-linux-gnu/libcuda.so.550").c_str(), &a), 0);
+  EXPECT_EQ(a.st_mode & 07777, 0644u);
+}
+
+TEST_F(LayerRoot, AStickyTmpStaysSticky) {
+  fs::create_directories(root_ / "tmp");
+  fs::permissions(root_ / "tmp", static_cast<fs::perms>(01777));
+  auto r = resolve("d /tmp/nvidia-mps\n");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->manifest(), p_line(root_, "/tmp") + "d /tmp/nvidia-mps\n");
+  EXPECT_NE(r->manifest().find("p /tmp 1777 "), std::string::npos) << r->manifest();
   auto tree = r->ensure((dir_ / "layers").string());
   ASSERT_TRUE(tree.ok()) << tree.error().message();
-  EXPECT_FALSE(fs::exists(fs::path(*tree) / "lib"));
-  EXPECT_TRUE(fs::is_regular_file(fs::path(*tree) / "usr/lib/firmware/nvidia/550/gsp.bin"));
+  struct stat st;
+  ASSERT_EQ(::stat((fs::path(*tree) / "tmp").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
 }
 
 TEST_F(LayerRoot, ResolveRefusesWhatItCannotPlace) {
@@ -215,6 +265,8 @@ TEST_F(LayerRoot, ResolveRefusesWhatItCannotPlace) {
   fs::create_directory_symlink("loop1", root_ / "loop2");
   EXPECT_FALSE(resolve("f /loop1/x\n").ok()) << "a symlink loop";
   EXPECT_FALSE(resolve("f /etc/file/x\n").ok()) << "a file where a folder is needed";
+  fs::create_directory_symlink("usr/my lib", root_ / "spaced");
+  EXPECT_FALSE(resolve("f /spaced/x\n").ok()) << "a space would break the manifest";
   auto empty = resolve("f /usr/bin/nvidia-smi\n");
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty()) << "nothing the image lacks";
@@ -244,6 +296,14 @@ TEST_F(LayerDir, FitsAnUpperDirOnlyWithoutTypeClashes) {
   EXPECT_FALSE(l->fits(sym.string()));
   std::ofstream(up / "tmp") << "file";
   EXPECT_FALSE(l->fits(up.string()));
+  // The container replaced a symlink the plan went through (/lib -> usr/lib) with a folder.
+  auto viaLink = MountLayer::parse("s /lib\nf /usr/lib/x/libcuda.so.550\n");
+  ASSERT_TRUE(viaLink.ok());
+  fs::path up2 = dir_ / "upper2";
+  fs::create_directories(up2);
+  EXPECT_TRUE(viaLink->fits(up2.string()));
+  fs::create_directories(up2 / "lib");
+  EXPECT_FALSE(viaLink->fits(up2.string()));
 }
 
 }  // namespace

@@ -90,20 +90,21 @@ int sys_mount_setattr(int fd, unsigned flags, const struct mount_attr& attr) {
 // A bind mount made detached (open_tree), given its flags and propagation there
 // (mount_setattr) and then attached to target_fd (move_mount): three calls where the
 // classic path makes three mount(2) calls through /proc/self/fd paths, two re-resolutions
-// and a statvfs. Returns false, having changed nothing, when the kernel lacks the calls or
-// the options need the classic path.
-Result<bool> bind_detached(const std::string& src, const MountOptions& o, const RootfsContext& ctx,
-                           int target_fd, const std::string& shown) {
+// and a statvfs. Returns false, with nothing mounted, when the options need the classic path
+// or any call fails (a kernel without the calls, a seccomp filter of a nested host, a flag
+// the user namespace locks): the classic path then does it, or says what is wrong.
+bool bind_detached(const std::string& src, const MountOptions& o, const RootfsContext& ctx,
+                   int target_fd) {
+  constexpr unsigned long kAtime = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
   unsigned long extra = o.flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
   if ((extra & ~kAttrFlags) != 0 || (o.clear_flags & ~kAttrFlags) != 0) return false;
-  // Shared and unbindable trees meet move_mount's own propagation rules: the classic path.
+  // Shared and unbindable trees meet move_mount's own propagation rules; an atime flag in a
+  // user namespace must merge with the locked ones as a remount does.
   if (o.propagation & (MS_SHARED | MS_UNBINDABLE)) return false;
+  if (ctx.in_userns && (extra & kAtime)) return false;
   unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive_bind ? AT_RECURSIVE : 0);
   UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, src.c_str(), tree_flags)));
-  if (!tree) {
-    if (errno == ENOSYS) return false;
-    return sys_error("bind mount " + src + " on", shown);
-  }
+  if (!tree) return false;
   if (extra != 0 || o.clear_flags != 0) {
     struct mount_attr top = {};
     top.attr_set = attrs_of(extra);
@@ -111,19 +112,16 @@ Result<bool> bind_detached(const std::string& src, const MountOptions& o, const 
                    ~top.attr_set;
     if (ctx.in_userns) {  // flags locked by the user namespace's owner stay
       struct statvfs sv;
-      if (::fstatvfs(tree.get(), &sv) == 0) {
-        unsigned long locked = 0;
-        if (sv.f_flag & ST_NOSUID) locked |= MS_NOSUID;
-        if (sv.f_flag & ST_NODEV) locked |= MS_NODEV;
-        if (sv.f_flag & ST_NOEXEC) locked |= MS_NOEXEC;
-        if (sv.f_flag & ST_RDONLY) locked |= MS_RDONLY;
-        top.attr_clr &= ~attrs_of(locked & ~o.clear_flags);
-      }
+      if (::fstatvfs(tree.get(), &sv) < 0) return false;
+      unsigned long locked = 0;
+      if (sv.f_flag & ST_NOSUID) locked |= MS_NOSUID;
+      if (sv.f_flag & ST_NODEV) locked |= MS_NODEV;
+      if (sv.f_flag & ST_NOEXEC) locked |= MS_NOEXEC;
+      if (sv.f_flag & ST_RDONLY) locked |= MS_RDONLY;
+      top.attr_clr &= ~attrs_of(locked & ~o.clear_flags);
     }
-    if (extra & (MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME))
-      top.attr_clr |= MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME;
-    if (sys_mount_setattr(tree.get(), 0, top) < 0)
-      return sys_error("set mount flags of " + src + " on", shown);
+    if (extra & kAtime) top.attr_clr |= MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME;
+    if (sys_mount_setattr(tree.get(), 0, top) < 0) return false;
   }
   if (o.rec_attr_set || o.rec_attr_clr || o.propagation) {
     struct mount_attr rec = {};
@@ -135,17 +133,13 @@ Result<bool> bind_detached(const std::string& src, const MountOptions& o, const 
       // A propagation for the top mount only, with recursive attributes: two calls.
       struct mount_attr prop = {};
       prop.propagation = rec.propagation;
-      if (sys_mount_setattr(tree.get(), 0, prop) < 0)
-        return sys_error("set propagation of " + src + " on", shown);
+      if (sys_mount_setattr(tree.get(), 0, prop) < 0) return false;
       rec.propagation = 0;
     }
-    if (sys_mount_setattr(tree.get(), recursive ? AT_RECURSIVE : 0, rec) < 0)
-      return sys_error("set recursive mount attributes of " + src + " on", shown);
+    if (sys_mount_setattr(tree.get(), recursive ? AT_RECURSIVE : 0, rec) < 0) return false;
   }
-  if (::syscall(SYS_move_mount, tree.get(), "", target_fd, "",
-                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-    return sys_error("bind mount " + src + " on", shown);
-  return true;
+  return ::syscall(SYS_move_mount, tree.get(), "", target_fd, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0;
 }
 
 Status bind_mount(const oci::Mount& m, const MountOptions& o, const RootfsContext& ctx,
@@ -154,7 +148,7 @@ Status bind_mount(const oci::Mount& m, const MountOptions& o, const RootfsContex
   struct stat st;
   if (::stat(src.c_str(), &st) < 0) return sys_error("mount source", src);
   UniqueFd target_fd = TRY(sys::ensure_in_root(root_fd, m.destination, S_ISDIR(st.st_mode)));
-  if (TRY(bind_detached(src, o, ctx, target_fd.get(), m.destination))) return ok();
+  if (bind_detached(src, o, ctx, target_fd.get())) return ok();
   std::string target = sys::fd_path(target_fd.get());
   unsigned long bflags = MS_BIND | (o.recursive_bind ? MS_REC : 0);
   TRY(do_mount(src, target, nullptr, bflags, "", m.destination));

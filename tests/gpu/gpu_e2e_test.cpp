@@ -217,6 +217,11 @@ TEST_F(Gpus, DriverMountPointsComeAsALayerAndStayOutOfCommits) {
   EXPECT_EQ(lines_of(o.out).at(0), "1") << "the rootfs has the layer: " << o.out;
   EXPECT_NE(o.out.find("libcuda.so.1 -> libcuda.so." + std::string(kVersion)), std::string::npos) << o.out;
   EXPECT_NE(o.out.find(gpus_[1].uuid), std::string::npos) << o.out;
+  // The layer's folders keep the image's modes: /tmp (in the layer for /tmp/nvidia-mps) stays
+  // 1777, writable by any user.
+  Output tmp = in_container({"--gpus", "all", "--user", "1000:1000"},
+                            "stat -c %a /tmp; touch /tmp/mine && echo writable; " + layers);
+  EXPECT_EQ(tmp.out, "1777\nwritable\n1\n") << tmp.err;
   ASSERT_EQ(berth({"commit", "g", "committed:1"}).status, 0);
   Output c = berth({"run", "--rm", "--network", "none", "committed:1", "sh", "-c",
                     "ls /usr/lib /usr/bin/nvidia-smi /lib/firmware /tmp/nvidia-mps 2>&1 | grep -c 'No such file'"});
