@@ -1,6 +1,7 @@
 // mount_layer.cpp - see mount_layer.h.
 #include "gpu/mount_layer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <set>
 
 #include "base/file.h"
 #include "base/strings.h"
@@ -307,13 +309,32 @@ bool MountLayer::fits(const std::string& dir) const {
            : type == 'f'              ? S_ISREG(st.st_mode)
                                       : S_ISLNK(st.st_mode);
   };
+  // A fresh container's upper dir is empty: nothing to clash with.
+  if (DIR* d = ::opendir(dir.c_str())) {
+    bool empty = true;
+    while (struct dirent* ent = ::readdir(d)) {
+      std::string_view name = ent->d_name;
+      if (name != "." && name != "..") {
+        empty = false;
+        break;
+      }
+    }
+    ::closedir(d);
+    if (empty) return true;
+  }
+  std::set<std::string> checked;  // each folder once
   for (const auto& [path, e] : entries_) {
     std::vector<std::string> parents;
     for (std::string d = dirname_of(path); d != "/"; d = dirname_of(d)) parents.push_back(d);
     // Outermost first, so a mismatch stops the walk before a lookup passes a symlink.
-    for (auto it = parents.rbegin(); it != parents.rend(); ++it)
-      if (!same_or_absent(*it, 'd')) return false;
-    if (!same_or_absent(path, e.type)) return false;
+    for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+      if (checked.count(*it)) continue;
+      auto known = entries_.find(*it);
+      if (!same_or_absent(*it, known != entries_.end() ? known->second.type : 'd')) return false;
+      checked.insert(*it);
+    }
+    if (!checked.count(path) && !same_or_absent(path, e.type)) return false;
+    checked.insert(path);
   }
   return true;
 }
