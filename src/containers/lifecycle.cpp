@@ -35,7 +35,6 @@
 #include "containers/rootfs_parts.h"
 #include "containers/spec_parts.h"
 #include "oci/spec_json.h"
-#include "runtime/hooks.h"
 #include "runtime/rootless.h"
 #include "sys/ns.h"
 #include "sys/process.h"
@@ -196,13 +195,20 @@ static Status prepare_ipc(Engine& e, const Container& c, SpecInputs& in) {
   return ok();
 }
 
-// Everything up to the runtime: rootfs, volumes, network, /etc files, config.json.
-// Whether a hook of the GPU/CDI edits is berth's own gpu-hook (runtime/hooks.h): only its
-// links go into the GPU mount layer.
-static bool own_gpu_hook(const gpu::HookEdit& h) {
-  return runtime::is_own_gpu_hook(oci::Hook{.path = h.path, .args = h.args, .env = {}, .timeout = {}});
+// The container's GPU and CDI edits, made first: the mount points of their files are a layer
+// of its rootfs, mounted here (only berth's own gpu-hook's links go into that layer).
+static Result<gpu::ContainerEdits> prepare_devices_and_rootfs(Engine& e, Container& c) {
+  gpu::ContainerEdits devices =
+      TRY(gpu_edits(e.options(), c.spec, path_join(e.run_dir(c.id), "nvidia-params")));
+  const std::string& ours = e.options().runtime_exe;
+  gpu::MountLayer layer = gpu::MountLayer::of(devices, is_directory, [&](const gpu::HookEdit& h) {
+    return h.path == ours;
+  });
+  TRY(e.prepare_rootfs(c, &layer));
+  return devices;
 }
 
+// Everything up to the runtime: volumes, network, /etc files, config.json.
 static Status prepare_bundle(Engine& e, Container& c, NetworkAttachment& net,
                              const gpu::ContainerEdits& devices) {
   bool changed = false;
@@ -527,11 +533,8 @@ Status Engine::start(Container& c, const StartOptions& o) {
     return err.context("start container " + c.name);
   };
   warm_cgroup_moves();
-  // GPU and CDI edits come first: the mount points of their files are a layer of the rootfs.
-  auto devices = gpu_edits(options(), c.spec, path_join(run_dir(c.id), "nvidia-params"));
+  auto devices = prepare_devices_and_rootfs(*this, c);
   if (!devices) return undo(std::move(devices).error());
-  gpu::MountLayer layer = gpu::MountLayer::of(*devices, is_directory, own_gpu_hook);
-  if (Status s = prepare_rootfs(c, &layer); !s) return undo(std::move(s).error());
   auto net = setup_network(*this, c);
   if (!net) return undo(std::move(net).error());
   if (Status s = prepare_bundle(*this, c, *net, *devices); !s) return undo(std::move(s).error());
@@ -756,10 +759,7 @@ Status Engine::on_exited(const std::string& id, int hook_fd) {
 }
 
 Status Engine::restart_in_hook(Container& c, int hook_fd) {
-  gpu::ContainerEdits devices =
-      TRY(gpu_edits(options(), c.spec, path_join(run_dir(c.id), "nvidia-params")));
-  gpu::MountLayer layer = gpu::MountLayer::of(devices, is_directory, own_gpu_hook);
-  TRY(prepare_rootfs(c, &layer));
+  gpu::ContainerEdits devices = TRY(prepare_devices_and_rootfs(*this, c));
   NetworkAttachment net = TRY(setup_network(*this, c));
   TRY(prepare_bundle(*this, c, net, devices));
   Stdio io = TRY(make_pipes(c.spec));

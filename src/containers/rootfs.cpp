@@ -99,11 +99,16 @@ static std::string gpu_plan_path(const std::string& layers_dir, std::string imag
   return path_join(path_join(layers_dir, "plans"), image_id + "-" + layer.name());
 }
 
+// What a plan for layer starts with: its own manifest and "--".
+static std::string gpu_plan_head(const gpu::MountLayer& layer) { return layer.manifest() + "--\n"; }
+
 // The tree of the planned layer, or "" (no layer, a plan of another layer under the same
-// name, or one that no longer fits the container's upper dir).
+// name, or one that no longer fits the container's upper dir; an empty one, a fresh
+// container's, always fits).
 static std::string gpu_layer_tree(const gpu::MountLayer& wanted, const std::string& plan,
-                                  const std::string& layers_dir, const std::string& upper) {
-  std::string head = wanted.manifest() + "--\n";
+                                  const std::string& layers_dir, const std::string& upper,
+                                  bool fresh) {
+  std::string head = gpu_plan_head(wanted);
   if (plan.compare(0, head.size(), head) != 0 || plan.substr(head.size()) == "none\n") return "";
   auto layer = gpu::MountLayer::parse(plan.substr(head.size()));
   if (!layer) log::debug(layer.error().message());
@@ -113,7 +118,7 @@ static std::string gpu_layer_tree(const gpu::MountLayer& wanted, const std::stri
     log::debug("GPU mount layer: " + tree.error().message());
     return "";
   }
-  if (tree->empty() || !layer->fits(upper)) return "";
+  if (tree->empty() || (!fresh && !layer->fits(upper))) return "";
   return *tree;
 }
 
@@ -126,7 +131,7 @@ static void plan_gpu_layer(const gpu::MountLayer& layer, const std::string& root
     log::debug("GPU mount layer: " + resolved.error().message());
     if (gpu::MountLayer::transient(resolved.error())) return;  // the next fresh container tries again
   }
-  std::string text = layer.manifest() + "--\n" +
+  std::string text = gpu_plan_head(layer) +
                      (resolved && !resolved->empty() ? resolved->manifest() : "none\n");
   if (mkdir_all(dirname_of(plan_file), 0755))
     (void)write_file_atomic(plan_file, text, 0644, Durability::volatile_ok);
@@ -142,14 +147,16 @@ Status Engine::prepare_rootfs(Container& c, const gpu::MountLayer* gpu_layer) {
   auto layers = TRY(store_.db().image_layers(c.image_id));
   for (auto it = layers.rbegin(); it != layers.rend(); ++it)
     lowers.push_back(TRY(store_.layers().lower_dir(it->chain_id)));
+  bool gpu = gpu_layer && !gpu_layer->empty();
   std::string plan_to_make;
-  if (gpu_layer && !gpu_layer->empty()) {
-    std::string layers_dir = path_join(opts_.runroot, "gpu/layers");
+  if (gpu) {
+    std::string layers_dir = path_join(opts_.runroot, "gpu/layers"), upper = path_join(dir, "upper");
     std::string plan_file = gpu_plan_path(layers_dir, c.image_id, *gpu_layer);
+    bool fresh = list_dir(upper).value_or({"?"}).empty();
     if (auto plan = read_file(plan_file, 4u << 20)) {
-      std::string tree = gpu_layer_tree(*gpu_layer, *plan, layers_dir, path_join(dir, "upper"));
+      std::string tree = gpu_layer_tree(*gpu_layer, *plan, layers_dir, upper, fresh);
       if (!tree.empty()) lowers.insert(lowers.begin(), tree);
-    } else if (list_dir(path_join(dir, "upper")).value_or({"?"}).empty()) {
+    } else if (fresh) {
       plan_to_make = plan_file;
     }
   }
@@ -160,7 +167,6 @@ Status Engine::prepare_rootfs(Container& c, const gpu::MountLayer* gpu_layer) {
   }
   // The lower stack of a GPU container changes between starts (with and without the layer):
   // no index, which would tie the upper dir to the first stack it was mounted with.
-  bool gpu = gpu_layer && !gpu_layer->empty();
   Status s = mount_overlay(lowers, path_join(dir, "upper"), path_join(dir, "work"), target, gpu);
   if (!s) return std::move(s).error().context("mount the container's rootfs");
   if (!plan_to_make.empty()) plan_gpu_layer(*gpu_layer, target, plan_to_make);

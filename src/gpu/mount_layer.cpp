@@ -1,7 +1,6 @@
 // mount_layer.cpp - see mount_layer.h.
 #include "gpu/mount_layer.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +24,14 @@ bool under_runtime_mount(const std::string& p) {
   for (std::string_view top : {"/proc", "/dev", "/sys"})
     if (p == top || starts_with(p, std::string(top) + "/")) return true;
   return false;
+}
+
+// "/usr/lib/x" -> {"usr", "lib", "x"}.
+std::vector<std::string> components(const std::string& path) {
+  std::vector<std::string> out;
+  for (const auto& c : split(path, '/'))
+    if (!c.empty()) out.emplace_back(c);
+  return out;
 }
 
 }  // namespace
@@ -161,9 +168,8 @@ struct Walked {
 };
 
 Result<Walked> walk(int root_fd, const std::string& dir, std::map<std::string, MountLayer::Entry>& found) {
-  std::vector<std::string> todo;  // components still to walk, last first
-  for (const auto& c : split(clean_path(dir), '/'))
-    if (!c.empty()) todo.insert(todo.begin(), std::string(c));
+  std::vector<std::string> todo = components(clean_path(dir));  // still to walk, next last
+  std::reverse(todo.begin(), todo.end());
   std::string cur = "/";
   bool exists = true;
   int links = 0;
@@ -197,9 +203,7 @@ Result<Walked> walk(int root_fd, const std::string& dir, std::map<std::string, M
     std::string target(buf, static_cast<size_t>(n));
     std::string resolved = clean_path(target[0] == '/' ? target : cur + "/" + target);
     // Restart from the root with the target's components ahead of what was left.
-    std::vector<std::string> parts;
-    for (const auto& c : split(resolved, '/'))
-      if (!c.empty()) parts.push_back(std::string(c));
+    std::vector<std::string> parts = components(resolved);
     todo.insert(todo.end(), parts.rbegin(), parts.rend());
     cur = "/";
   }
@@ -229,19 +233,15 @@ Result<MountLayer> MountLayer::resolve(int root_fd) const {
     // The image's own symlink at a link's path is replaced by the hook: the layer's goes over
     // it. Anything else the image has stays the image's.
     if (exists && !(e.type == 'l' && S_ISLNK(st.st_mode))) continue;
-    if (at.find_first_of(" \n") != std::string::npos)
-      return Error::invalid("GPU mount layer: a space or newline in " + at);
     if (auto it = out.entries_.find(at); it != out.entries_.end() && !(it->second == e))
       return Error::invalid("GPU mount layer: two entries meet at " + at);
     out.entries_[at] = e;
   }
-  for (const auto& [path, e] : found) {
-    if (path.find_first_of(" \n") != std::string::npos)
-      return Error::invalid("GPU mount layer: a space or newline in " + path);
+  for (const auto& [path, e] : found)
     if (!out.entries_.emplace(path, e).second)
       return Error::invalid("GPU mount layer: an entry at the image's folder " + path);
-  }
-  // Checked as parse() does: what the tree will hold is what a plan can hold.
+  // Checked as parse() does (a space or newline in a name fails here): what the tree will
+  // hold is what a plan can hold.
   auto checked = MountLayer::parse(out.manifest());
   if (!checked) return std::move(checked).error();
   return out;
@@ -309,19 +309,6 @@ bool MountLayer::fits(const std::string& dir) const {
            : type == 'f'              ? S_ISREG(st.st_mode)
                                       : S_ISLNK(st.st_mode);
   };
-  // A fresh container's upper dir is empty: nothing to clash with.
-  if (DIR* d = ::opendir(dir.c_str())) {
-    bool empty = true;
-    while (struct dirent* ent = ::readdir(d)) {
-      std::string_view name = ent->d_name;
-      if (name != "." && name != "..") {
-        empty = false;
-        break;
-      }
-    }
-    ::closedir(d);
-    if (empty) return true;
-  }
   std::set<std::string> checked;  // each folder once
   for (const auto& [path, e] : entries_) {
     std::vector<std::string> parents;

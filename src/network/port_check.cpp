@@ -61,7 +61,7 @@ Result<Bound> bind_host_port(const std::string& host_ip, uint16_t port, const st
 Status check_host_port_free(const std::string& host_ip, uint16_t port, const std::string& proto) {
   if (port == 0) {
     std::string ip = host_ip.empty() ? "0.0.0.0" : host_ip;
-    return Error::invalid("invalid host port", ip + ":0/" + proto);
+    return Error::invalid("invalid host port", (looks_ipv6(ip) ? "[" + ip + "]" : ip) + ":0/" + proto);
   }
   auto b = bind_host_port(host_ip, port, proto);
   if (b) return ok();

@@ -12,7 +12,6 @@
 #include <ctime>
 
 #include "base/fd.h"
-#include "base/file.h"
 #include "gpu/hook.h"
 #include "sys/process.h"
 
@@ -101,13 +100,9 @@ Status run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state_j
 
 bool is_own_gpu_hook(const oci::Hook& hook) {
   if (hook.args.size() < 2 || hook.args[1] != "gpu-hook") return false;
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return false;
-  std::string exe(self, static_cast<size_t>(n));
-  std::string ours = path_join(dirname_of(exe), "berth-runtime");
+  auto ours = sys::sibling_exe("berth-runtime");
   struct stat a, b;
-  return ::stat(hook.path.c_str(), &a) == 0 && ::stat(ours.c_str(), &b) == 0 &&
+  return ours && ::stat(hook.path.c_str(), &a) == 0 && ::stat(ours->c_str(), &b) == 0 &&
          a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 

@@ -33,10 +33,8 @@ Status do_mount(const std::string& src, const std::string& target, const char* t
   return ok();
 }
 
-// Flags the kernel refuses to clear on a remount inside a user namespace: keep them.
-unsigned long locked_flags(const std::string& path) {
-  struct statvfs st;
-  if (::statvfs(path.c_str(), &st) < 0) return 0;
+// A mount's per-mount flags as MS_* flags.
+unsigned long ms_flags_of(const struct statvfs& st) {
   unsigned long f = 0;
   if (st.f_flag & ST_NOSUID) f |= MS_NOSUID;
   if (st.f_flag & ST_NODEV) f |= MS_NODEV;
@@ -46,6 +44,12 @@ unsigned long locked_flags(const std::string& path) {
   if (st.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
   if (st.f_flag & ST_RELATIME) f |= MS_RELATIME;
   return f;
+}
+
+// Flags the kernel refuses to clear on a remount inside a user namespace: keep them.
+unsigned long locked_flags(const std::string& path) {
+  struct statvfs st;
+  return ::statvfs(path.c_str(), &st) < 0 ? 0 : ms_flags_of(st);
 }
 
 Status set_rec_attrs(const std::string& target, const MountOptions& o, const std::string& shown) {
@@ -113,12 +117,7 @@ bool bind_detached(const std::string& src, const MountOptions& o, const RootfsCo
     if (ctx.in_userns) {  // flags locked by the user namespace's owner stay
       struct statvfs sv;
       if (::fstatvfs(tree.get(), &sv) < 0) return false;
-      unsigned long locked = 0;
-      if (sv.f_flag & ST_NOSUID) locked |= MS_NOSUID;
-      if (sv.f_flag & ST_NODEV) locked |= MS_NODEV;
-      if (sv.f_flag & ST_NOEXEC) locked |= MS_NOEXEC;
-      if (sv.f_flag & ST_RDONLY) locked |= MS_RDONLY;
-      top.attr_clr &= ~attrs_of(locked & ~o.clear_flags);
+      top.attr_clr &= ~attrs_of(ms_flags_of(sv) & ~o.clear_flags);
     }
     if (extra & kAtime) top.attr_clr |= MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME;
     if (sys_mount_setattr(tree.get(), 0, top) < 0) return false;

@@ -1,6 +1,7 @@
 #include "sys/process.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstring>
@@ -69,6 +70,17 @@ Result<int> wait_for(pid_t pid) {
     if (r < 0 && errno == EINTR) continue;
     return sys_error("wait for process", std::to_string(pid));
   }
+}
+
+Result<std::string> self_exe() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return sys_error("readlink", "/proc/self/exe");
+  return std::string(self, static_cast<size_t>(n));
+}
+
+Result<std::string> sibling_exe(const std::string& name) {
+  return path_join(dirname_of(TRY(self_exe())), name);
 }
 
 }  // namespace berth::sys

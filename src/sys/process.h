@@ -20,5 +20,9 @@ std::optional<uint64_t> process_start_time(pid_t pid);
 int exit_status_of(int wait_status);
 // waitpid that retries on EINTR; returns the wait status.
 Result<int> wait_for(pid_t pid);
+// This process's executable (/proc/self/exe).
+Result<std::string> self_exe();
+// NAME in the folder of this process's executable (berth-runtime, berth-monitor beside berth).
+Result<std::string> sibling_exe(const std::string& name);
 
 }  // namespace berth::sys

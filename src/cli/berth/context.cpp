@@ -10,26 +10,15 @@
 #include "base/strings.h"
 #include "gpu/cdi.h"
 #include "runtime/rootless.h"
+#include "sys/process.h"
 
 #include <nlohmann/json.hpp>
 
 namespace berth::cli {
 
-namespace {
-
-Result<std::string> self_exe() {
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return sys_error("readlink", "/proc/self/exe");
-  return std::string(self, static_cast<size_t>(n));
-}
-
-}  // namespace
-
 std::string Context::monitor_exe() const {
   if (const char* m = std::getenv("BERTH_MONITOR")) return m;
-  std::string self = self_exe().value_or("");
-  return self.substr(0, self.rfind('/') + 1) + "berth-monitor";
+  return sys::sibling_exe("berth-monitor").value_or("berth-monitor");
 }
 
 Result<images::Store*> Context::store() {
@@ -68,7 +57,7 @@ Result<containers::Engine*> Context::engine() {
     images::Store* s = TRY(store());
     containers::EngineOptions o;
     o.runroot = g_.runroot;
-    o.berth_exe = TRY(self_exe());
+    o.berth_exe = TRY(sys::self_exe());
     o.monitor_exe = monitor_exe();
     o.init_exe = o.berth_exe.substr(0, o.berth_exe.rfind('/') + 1) + "berth-init";
     o.berth_global_args = {"--root", g_.root, "--runroot", g_.runroot, "--config", g_.config};
@@ -123,13 +112,7 @@ const std::vector<std::string>& Context::cdi_spec_dirs() {
   return cdi_dirs_;
 }
 
-Result<std::string> Context::runtime_exe() {
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return sys_error("readlink", "/proc/self/exe");
-  std::string exe(self, static_cast<size_t>(n));
-  return exe.substr(0, exe.rfind('/') + 1) + "berth-runtime";
-}
+Result<std::string> Context::runtime_exe() { return sys::sibling_exe("berth-runtime"); }
 
 std::vector<std::string>& command_line() {
   static std::vector<std::string> args;
